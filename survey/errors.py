@@ -1,0 +1,33 @@
+"""Errors raised by ``survey``.
+
+Every error of this package derives from :class:`SurveyError`. Subclasses also derive from the
+matching builtin (``ValueError``, ``FileNotFoundError`` ...) so callers can catch either.
+An error about a file names the file (``path``) and the place in it (``where``).
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+__all__ = ["SurveyError"]
+
+
+class SurveyError(Exception):
+    """Root of every error raised by ``survey``.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong and what was expected.
+    path : str or PathLike, optional
+        The offending file.
+    where : str, optional
+        The place in the file or the config key (``"line 12"``, ``"offset 0x40"``, ``"geo.dem"``).
+    """
+
+    def __init__(
+        self, message: str, *, path: str | PathLike[str] | None = None, where: str | None = None
+    ) -> None:
+        self.message, self.path, self.where = message, None if path is None else str(path), where
+        loc = ", ".join(x for x in (self.path, self.where) if x)
+        super().__init__(f"{loc}: {message}" if loc else message)
