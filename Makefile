@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/survey demo
 
 test: $(STAMP)
+	@scripts/system_deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
