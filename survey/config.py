@@ -37,6 +37,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "GeneralConfig",
+    "TelemetryConfig",
     "EXAMPLE_CONFIG",
     "load_config",
     "load_config_text",
@@ -76,10 +77,55 @@ class GeneralConfig:
 
 
 @dataclass(frozen=True)
+class TelemetryConfig:
+    """Flight-log reading: interpolation limits, GNSS sanity filters and clock synchronisation."""
+
+    max_gap_s: float = opt(
+        2.0,
+        "Longest gap between usable pose samples that is interpolated across (s); frames in a\n"
+        "longer gap are marked unlocatable with the reason.",
+    )
+    max_extrapolation_s: float = opt(
+        0.5, "How far before the first / after the last sample a frame may still take its pose (s)."
+    )
+    max_speed_mps: float = opt(
+        40.0,
+        "Fastest plausible ground speed (m/s); a position jump implying more is flagged as a GNSS\n"
+        "glitch (not dropped) and not interpolated through.",
+    )
+    max_vertical_speed_mps: float = opt(
+        15.0, "Fastest plausible climb or descent (m/s); faster altitude jumps are flagged as spikes."
+    )
+    position_tolerance_m: float = opt(
+        10.0,
+        "GNSS noise and coordinate rounding allowed on top of max_speed_mps before a jump counts\n"
+        "as a glitch (m); DJI SRTs round to 1e-4 degrees, about 11 m.",
+    )
+    altitude_tolerance_m: float = opt(
+        5.0, "Altitude noise allowed on top of max_vertical_speed_mps before a jump is a spike (m)."
+    )
+    min_fix_type: int = opt(
+        2, "Lowest GNSS fix type whose positions are used (0-1 none, 2 = 2D, 3 = 3D, 4+ DGPS/RTK)."
+    )
+    event_match_tolerance_s: float = opt(
+        1.5,
+        "When matching photos to camera trigger events: largest residual (s) for a pair to count\n"
+        "as matched once the clock offset is known (photo clocks often have 1 s resolution).",
+    )
+    max_clock_offset_s: float = opt(
+        93600.0,
+        "Largest camera-to-log clock offset searched (s); the default covers every time zone.",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The root of the configuration tree (one TOML table per section)."""
 
     general: GeneralConfig = section(GeneralConfig, "Settings for every command.")
+    telemetry: TelemetryConfig = section(
+        TelemetryConfig, "Flight logs: interpolation limits, GNSS sanity filters, clock sync."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
