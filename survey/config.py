@@ -38,6 +38,12 @@ __all__ = [
     "ConfigError",
     "GeneralConfig",
     "TelemetryConfig",
+    "NotifyConfig",
+    "PipelineConfig",
+    "ReportConfig",
+    "ReviewConfig",
+    "SeverityConfig",
+    "StoreConfig",
     "EXAMPLE_CONFIG",
     "load_config",
     "load_config_text",
@@ -119,6 +125,109 @@ class TelemetryConfig:
 
 
 @dataclass(frozen=True)
+class SeverityConfig:
+    """Advisory severity 1-5 and recommended actions (DOMAIN.md proposal; all configurable)."""
+
+    levels: list[str] = opt(
+        [],
+        'Base level per class over the built-in table, as "class=N" (N 1..5), e.g.\n'
+        '["vegetation=3"]. Unknown classes get 3.',
+    )
+    leak_dt_high_k: float = opt(
+        3.0, "Leak candidate is severity 4 from this thermal contrast (K)..."
+    )
+    leak_area_high_m2: float = opt(2.0, "... together with at least this area (m2).")
+    leak_dt_mid_k: float = opt(1.0, "Leak candidate is severity 3 from this contrast (K), else 2.")
+    fastener_cluster_n: int = opt(
+        3, "Missing fasteners rise to severity 4 when this many lie on one side within ..."
+    )
+    fastener_cluster_m: float = opt(10.0, "... this length of chainage (m).")
+    actions_rail: list[str] = opt(
+        [
+            "Record only",
+            "Monitor",
+            "Act within weeks",
+            "Act within 24-72 h",
+            "Block the line or impose an emergency speed restriction now",
+        ],
+        "Recommended action for rail defects of severity 1..5 (advisory).",
+    )
+    actions_pipeline: list[str] = opt(
+        [
+            "Record only",
+            "Re-check next survey",
+            "Verify this season",
+            "Verify within a week",
+            "Dispatch now",
+        ],
+        "Recommended action for pipeline / district-heating findings of severity 1..5.",
+    )
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The stage runner of `survey process` and its scale-out over many flights."""
+
+    hash_mode: Literal["quick", "full"] = opt(
+        "quick",
+        "How input files are fingerprinted to decide whether a stage can be skipped: quick =\n"
+        "size, mtime and SHA-256 of the first and last MiB; full = SHA-256 of every byte.",
+    )
+    workers: int = opt(0, "Flights processed at once by the local process pool; 0 = CPU cores.")
+    scheduler: str = opt(
+        "",
+        "Dask distributed scheduler (tcp://host:8786) for many flights; empty = local pool.",
+    )
+    progress: bool = opt(True, "Show a progress bar per stage.")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where defects, detections and review decisions are kept."""
+
+    url: str = opt(
+        "",
+        "Empty: a GeoPackage per run (RUN_DIR/defects.gpkg); or postgresql://user@host/db\n"
+        "for PostGIS (the password comes from PGPASSWORD or ~/.pgpass, never from here).",
+    )
+    schema: str = opt("survey", "PostGIS schema holding the tables (created when missing).")
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """`survey review`: the local review web app."""
+
+    host: str = opt("127.0.0.1", "Address to bind; keep 127.0.0.1 unless behind a proxy.")
+    port: int = opt(8765, "TCP port (0 = any free port).")
+    reviewer: str = opt("", "Reviewer name saved with each decision; empty = the login name.")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The HTML/PDF report and its statistics."""
+
+    bin_m: float = opt(1000.0, "Length of the chainage bins of the per-kilometre table (m).")
+    thumbnail_px: int = opt(160, "Longest side of the evidence thumbnails in the report (px).")
+    max_thumbnails: int = opt(200, "Most defects shown with thumbnails (highest severity first).")
+    min_gap_m: float = opt(5.0, "Coverage gaps shorter than this are not listed (m).")
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Webhook notification of critical defects when a run is stored."""
+
+    webhook_url: str = opt("", "POST a JSON message here for critical defects; empty = off.")
+    min_severity: int = opt(5, "Notify defects of at least this severity.")
+    secret_env: str = opt(
+        "SURVEY_WEBHOOK_SECRET",
+        "Environment variable holding the HMAC-SHA256 key that signs each message\n"
+        "(header X-Survey-Signature); unset = unsigned.",
+    )
+    timeout_s: float = opt(10.0, "Timeout of one POST (s).")
+    retries: int = opt(3, "Attempts per message before giving up (with back-off).")
+
+
+@dataclass(frozen=True)
 class Config:
     """The root of the configuration tree (one TOML table per section)."""
 
@@ -126,6 +235,12 @@ class Config:
     telemetry: TelemetryConfig = section(
         TelemetryConfig, "Flight logs: interpolation limits, GNSS sanity filters, clock sync."
     )
+    severity: SeverityConfig = section(SeverityConfig, "Advisory severity and actions.")
+    pipeline: PipelineConfig = section(PipelineConfig, "Stage runner and many-flight processing.")
+    store: StoreConfig = section(StoreConfig, "Defect store: GeoPackage per run or PostGIS.")
+    review: ReviewConfig = section(ReviewConfig, "The review web app.")
+    report: ReportConfig = section(ReportConfig, "The HTML/PDF report.")
+    notify: NotifyConfig = section(NotifyConfig, "Webhook for critical defects.")
 
 
 # ---------------------------------------------------------------------------------------------
