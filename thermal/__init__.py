@@ -12,7 +12,28 @@ from typing import Any
 from thermal.errors import ThermalError
 
 # public name -> module that defines it
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "PlanckCalibration": "thermal.radiometry",
+    "atmospheric_transmission": "thermal.radiometry",
+    "raw_to_temperature": "thermal.radiometry",
+    "temperature_to_raw": "thermal.radiometry",
+    "Attitude": "thermal.frame",
+    "GpsFix": "thermal.frame",
+    "LinearCalibration": "thermal.frame",
+    "ThermalFrame": "thermal.frame",
+    "read_thermal": "thermal.read",
+    "iter_frames": "thermal.read",
+    "sniff": "thermal.read",
+    "write_flir_rjpeg": "thermal.rjpeg",
+    "check_plausibility": "thermal.flir",
+    "colorize": "thermal.palette",
+    "colorize_with_scale": "thermal.palette",
+    "CalibrationError": "thermal.errors",
+    "NotRadiometricError": "thermal.errors",
+    "ThermalFileNotFoundError": "thermal.errors",
+    "ThermalFormatError": "thermal.errors",
+    "UnsupportedCameraError": "thermal.errors",
+}
 
 __all__ = ["ThermalError", *_LAZY]
 

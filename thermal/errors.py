@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from os import PathLike
 
-__all__ = ["ThermalError"]
+__all__ = [
+    "CalibrationError",
+    "NotRadiometricError",
+    "ThermalError",
+    "ThermalFileNotFoundError",
+    "ThermalFormatError",
+    "UnsupportedCameraError",
+]
 
 
 class ThermalError(Exception):
@@ -31,3 +38,23 @@ class ThermalError(Exception):
         self.message, self.path, self.where = message, None if path is None else str(path), where
         loc = ", ".join(x for x in (self.path, self.where) if x)
         super().__init__(f"{loc}: {message}" if loc else message)
+
+
+class ThermalFileNotFoundError(ThermalError, FileNotFoundError):
+    """The thermal file does not exist."""
+
+
+class ThermalFormatError(ThermalError, ValueError):
+    """A thermal file is truncated, corrupt, or not of the kind its name or magic promised."""
+
+
+class NotRadiometricError(ThermalError, ValueError):
+    """The file is an image or video but carries no radiometric data (only colours)."""
+
+
+class UnsupportedCameraError(ThermalError, ValueError):
+    """The file is radiometric but its encoding cannot be decoded by this package."""
+
+
+class CalibrationError(ThermalError, ValueError):
+    """Calibration or object parameters are invalid (e.g. emissivity outside (0, 1])."""
