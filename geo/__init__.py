@@ -12,9 +12,55 @@ from typing import Any
 from geo.errors import GeoError
 
 # public name -> module that defines it
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # errors
+    "CameraModelError": "geo.errors",
+    "CrsError": "geo.errors",
+    "ExportError": "geo.errors",
+    "GeoFileNotFoundError": "geo.errors",
+    "GeoFormatError": "geo.errors",
+    "GeoValueError": "geo.errors",
+    "RouteError": "geo.errors",
+    # rotations and cameras
+    "R_GIMBAL_FROM_CAM": "geo.rotation",
+    "matrix_from_euler_zyx": "geo.rotation",
+    "euler_zyx_from_matrix": "geo.rotation",
+    "rotation_ned_from_gimbal": "geo.rotation",
+    "rotation_ned_from_cam": "geo.rotation",
+    "CameraModel": "geo.camera",
+    "Boresight": "geo.camera",
+    "CAMERA_TABLE": "geo.camera_db",
+    "SensorSpec": "geo.camera_db",
+    "camera_from_tags": "geo.camera_db",
+    "camera_from_table": "geo.camera_db",
+    "read_image_tags": "geo.imagemeta",
+    # frames, altitudes, poses
+    "LocalFrame": "geo.frames",
+    "utm_epsg_for": "geo.frames",
+    "convert_altitude": "geo.altitude",
+    "geoid_height_m": "geo.altitude",
+    "CameraPoses": "geo.pose",
+    # ground, projection, uncertainty, footprints
+    "FlatGround": "geo.ground",
+    "RayStatus": "geo.ground",
+    "status_reason": "geo.ground",
+    "Dem": "geo.dem",
+    "Georeferencer": "geo.georef",
+    "GroundPoints": "geo.georef",
+    "PoseState": "geo.georef",
+    "PoseErrorModel": "geo.uncertainty",
+    "LocatedPoints": "geo.uncertainty",
+    "locate_with_uncertainty": "geo.uncertainty",
+    "ellipse_axes": "geo.uncertainty",
+    "mahalanobis2": "geo.uncertainty",
+    "chi2_2dof": "geo.uncertainty",
+    "frame_footprints": "geo.footprint",
+    "image_polygon_to_ground": "geo.footprint",
+    "mask_to_ground": "geo.footprint",
+    "gsd_at_pixels": "geo.footprint",
+}
 
-__all__ = ["GeoError", *_LAZY]
+__all__ = ["GeoError", *_LAZY]  # noqa: PLE0604
 
 
 def __getattr__(name: str) -> Any:

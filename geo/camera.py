@@ -1,0 +1,321 @@
+"""Pinhole camera with Brown-Conrady distortion, in OpenCV's conventions.
+
+Pixel coordinates ``(u, v)``: u to the right, v down, **pixel centres at integers** ((0, 0) is
+the centre of the top-left pixel). Normalized coordinates ``(x, y) = (X/Z, Y/Z)`` in the camera
+frame (x right, y down, z forward). Distortion as in ``cv2.projectPoints`` with
+``(k1, k2, p1, p2, k3)``::
+
+    r2 = x^2 + y^2
+    radial = 1 + k1 r2 + k2 r2^2 + k3 r2^3
+    xd = x radial + 2 p1 x y + p2 (r2 + 2 x^2)
+    yd = y radial + p1 (r2 + 2 y^2) + 2 p2 x y
+    u = fx xd + cx,   v = fy yd + cy
+
+:meth:`CameraModel.undistort` inverts this with a vectorized Newton iteration; points where the
+distortion polynomial folds over (far outside the calibrated field) return NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from geo.errors import CameraModelError
+
+__all__ = ["Boresight", "CameraKind", "CameraModel"]
+
+CameraKind = Literal["rgb", "thermal"]
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """Intrinsics of one camera at one image size.
+
+    Parameters
+    ----------
+    width_px, height_px : int
+        Image size the intrinsics refer to.
+    fx_px, fy_px : float
+        Focal lengths in pixels.
+    cx_px, cy_px : float
+        Principal point (OpenCV convention: pixel centres at integers).
+    k1, k2, p1, p2, k3 : float
+        Brown-Conrady coefficients (OpenCV order and meaning).
+    name : str
+        Camera name (``"DJI FC6310R"``), for messages and exports.
+    kind : {"rgb", "thermal"}
+        What the camera records.
+    pixel_pitch_um : float, optional
+        Physical pixel size, when known (for GSD reports).
+    source : str
+        Where the intrinsics came from (``"dji-xmp-dewarp"``, ``"exif-35mm"``, ``"table"`` ...).
+
+    Examples
+    --------
+    >>> cam = CameraModel(1000, 800, 1000.0, 1000.0, 499.5, 399.5)
+    >>> cam.project(np.array([[0.1, -0.2, 1.0]]))
+    array([[599.5, 199.5]])
+    >>> round(cam.hfov_deg, 3)
+    53.13
+    """
+
+    width_px: int
+    height_px: int
+    fx_px: float
+    fy_px: float
+    cx_px: float
+    cy_px: float
+    k1: float = 0.0
+    k2: float = 0.0
+    p1: float = 0.0
+    p2: float = 0.0
+    k3: float = 0.0
+    name: str = "camera"
+    kind: CameraKind = "rgb"
+    pixel_pitch_um: float | None = None
+    source: str = "explicit"
+    _max_r2: float = field(default=math.inf, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.width_px <= 0 or self.height_px <= 0:
+            raise CameraModelError(
+                f"image size must be positive, got {self.width_px}x{self.height_px}"
+            )
+        for attr in ("fx_px", "fy_px"):
+            v = getattr(self, attr)
+            if not (math.isfinite(v) and v > 0):
+                raise CameraModelError(f"{attr} must be a positive finite number, got {v}")
+        for attr in ("cx_px", "cy_px", "k1", "k2", "p1", "p2", "k3"):
+            if not math.isfinite(getattr(self, attr)):
+                raise CameraModelError(f"{attr} must be finite, got {getattr(self, attr)}")
+        if self.kind not in ("rgb", "thermal"):
+            raise CameraModelError(f"kind must be 'rgb' or 'thermal', got {self.kind!r}")
+        object.__setattr__(self, "_max_r2", self._monotonic_r2_limit())
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def K(self) -> NDArray[np.float64]:
+        """3x3 intrinsic matrix."""
+        return np.array(
+            [[self.fx_px, 0.0, self.cx_px], [0.0, self.fy_px, self.cy_px], [0.0, 0.0, 1.0]]
+        )
+
+    @property
+    def dist_coeffs(self) -> NDArray[np.float64]:
+        """``(k1, k2, p1, p2, k3)`` as OpenCV wants them."""
+        return np.array([self.k1, self.k2, self.p1, self.p2, self.k3])
+
+    @property
+    def has_distortion(self) -> bool:
+        """True when any distortion coefficient is non-zero."""
+        return any((self.k1, self.k2, self.p1, self.p2, self.k3))
+
+    @property
+    def hfov_deg(self) -> float:
+        """Horizontal field of view of the undistorted pinhole, degrees."""
+        return float(np.rad2deg(2 * np.arctan(self.width_px / (2 * self.fx_px))))
+
+    @property
+    def vfov_deg(self) -> float:
+        """Vertical field of view of the undistorted pinhole, degrees."""
+        return float(np.rad2deg(2 * np.arctan(self.height_px / (2 * self.fy_px))))
+
+    def gsd_m(self, range_m: ArrayLike) -> NDArray[np.float64]:
+        """Ground sample distance (m/px) at the image centre for a surface normal to the axis.
+
+        Examples
+        --------
+        >>> CameraModel(640, 512, 1125.0, 1125.0, 319.5, 255.5).gsd_m(60.0).round(4)
+        np.float64(0.0533)
+        """
+        return np.asarray(range_m, dtype=np.float64) / math.sqrt(self.fx_px * self.fy_px)
+
+    def scaled(self, width_px: int, height_px: int) -> CameraModel:
+        """The same camera at another image size (a resized or downsampled image).
+
+        Pixel-centre convention: a pixel edge coordinate ``u + 0.5`` scales linearly.
+
+        Examples
+        --------
+        >>> CameraModel(4000, 3000, 3000.0, 3000.0, 1999.5, 1499.5).scaled(1000, 750).cx_px
+        499.5
+        """
+        sx, sy = width_px / self.width_px, height_px / self.height_px
+        return replace(
+            self,
+            width_px=int(width_px),
+            height_px=int(height_px),
+            fx_px=self.fx_px * sx,
+            fy_px=self.fy_px * sy,
+            cx_px=(self.cx_px + 0.5) * sx - 0.5,
+            cy_px=(self.cy_px + 0.5) * sy - 0.5,
+        )
+
+    # ------------------------------------------------------------------ distortion
+    def distort(
+        self, x: ArrayLike, y: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Apply distortion to normalized coordinates."""
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if not self.has_distortion:
+            return x, y
+        r2 = x * x + y * y
+        radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
+        xy2 = 2.0 * x * y
+        xd = x * radial + self.p1 * xy2 + self.p2 * (r2 + 2.0 * x * x)
+        yd = y * radial + self.p1 * (r2 + 2.0 * y * y) + self.p2 * xy2
+        return xd, yd
+
+    def undistort(
+        self, xd: ArrayLike, yd: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Invert :meth:`distort`; NaN where the model folds over or does not converge.
+
+        The radial part is inverted from a table (linear interpolation), then Newton's method
+        on the full model polishes every point (two steps, more for the few that need them).
+
+        Examples
+        --------
+        >>> cam = CameraModel(100, 100, 80.0, 80.0, 49.5, 49.5, k1=-0.25, k2=0.1, p1=1e-3)
+        >>> x, y = cam.undistort(*cam.distort(0.4, -0.3))
+        >>> round(float(x), 12), round(float(y), 12)
+        (0.4, -0.3)
+        """
+        xd = np.asarray(xd, dtype=np.float64)
+        yd = np.asarray(yd, dtype=np.float64)
+        if not self.has_distortion:
+            return xd.copy(), yd.copy()
+        rd_tab, r_tab = self._radial_table
+        rd = np.sqrt(xd * xd + yd * yd)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.interp(rd, rd_tab, r_tab, right=np.nan) / rd
+        scale = np.where(rd > 1e-12, scale, 1.0)
+        x, y = self._newton(xd * scale, yd * scale, xd, yd, 2)
+        ex, ey = self.distort(x, y)
+        bad = ~(np.abs(ex - xd) + np.abs(ey - yd) <= 1e-10)
+        if np.any(bad):
+            xb, yb = self._newton(x[bad], y[bad], xd[bad], yd[bad], 12)
+            x[bad], y[bad] = xb, yb
+            ex, ey = self.distort(xb, yb)
+            still = ~(np.abs(ex - xd[bad]) + np.abs(ey - yd[bad]) <= 1e-9)
+            still |= (xb * xb + yb * yb) > self._max_r2
+            xb[still] = np.nan
+            yb[still] = np.nan
+            x[bad], y[bad] = xb, yb
+        return x, y
+
+    def _newton(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        xd: NDArray[np.float64],
+        yd: NDArray[np.float64],
+        iterations: int,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        k1, k2, k3, p1, p2 = self.k1, self.k2, self.k3, self.p1, self.p2
+        for _ in range(iterations):
+            x2, y2, xy = x * x, y * y, x * y
+            r2 = x2 + y2
+            radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+            dr = 2.0 * (k1 + r2 * (2.0 * k2 + 3.0 * k3 * r2))  # 2 d radial / d r2
+            fx = x * radial + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x2) - xd
+            fy = y * radial + p1 * (r2 + 2.0 * y2) + 2.0 * p2 * xy - yd
+            j11 = radial + x2 * dr + 2.0 * p1 * y + 6.0 * p2 * x
+            j12 = xy * dr + 2.0 * p1 * x + 2.0 * p2 * y
+            j22 = radial + y2 * dr + 6.0 * p1 * y + 2.0 * p2 * x
+            det = j11 * j22 - j12 * j12
+            x = x - (j22 * fx - j12 * fy) / det
+            y = y - (j11 * fy - j12 * fx) / det
+        return x, y
+
+    @property
+    def _radial_table(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        tab = self.__dict__.get("_rtab")
+        if tab is None:
+            rmax = min(math.sqrt(self._max_r2), 4.0)
+            r = np.linspace(0.0, rmax, 8193)
+            r2 = r * r
+            rd = r * (1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3)))
+            tab = (rd, r)
+            object.__setattr__(self, "_rtab", tab)
+        return tab
+
+    def _monotonic_r2_limit(self) -> float:
+        """Largest r^2 up to which the radial map r -> r * radial(r^2) keeps increasing."""
+        if not (self.k1 or self.k2 or self.k3):
+            return math.inf
+        r = np.linspace(0.0, 4.0, 40001)
+        r2 = r * r
+        rd = r * (1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3)))
+        dec = np.nonzero(np.diff(rd) <= 0)[0]
+        return math.inf if dec.size == 0 else float(r2[dec[0]])
+
+    # ------------------------------------------------------------------ pixels <-> rays
+    def project(self, points_cam: ArrayLike) -> NDArray[np.float64]:
+        """Camera-frame points ``(N, 3)`` to pixels ``(N, 2)``; NaN behind the camera."""
+        p = np.asarray(points_cam, dtype=np.float64)
+        if p.shape[-1] != 3:
+            raise CameraModelError(f"points must have shape (..., 3), got {p.shape}")
+        z = p[..., 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(z > 0, p[..., 0] / z, np.nan)
+            y = np.where(z > 0, p[..., 1] / z, np.nan)
+        xd, yd = self.distort(x, y)
+        return np.stack([self.fx_px * xd + self.cx_px, self.fy_px * yd + self.cy_px], axis=-1)
+
+    def pixel_rays(self, u: ArrayLike, v: ArrayLike) -> NDArray[np.float64]:
+        """Unit ray directions ``(..., 3)`` in the camera frame for pixels ``(u, v)``.
+
+        Examples
+        --------
+        >>> CameraModel(101, 101, 50.0, 50.0, 50.0, 50.0).pixel_rays(100.0, 50.0).round(6)
+        array([0.707107, 0.      , 0.707107])
+        """
+        u = np.asarray(u, dtype=np.float64)
+        v = np.asarray(v, dtype=np.float64)
+        x, y = self.undistort((u - self.cx_px) / self.fx_px, (v - self.cy_px) / self.fy_px)
+        n = np.sqrt(x * x + y * y + 1.0)
+        return np.stack([x / n, y / n, 1.0 / n], axis=-1)
+
+    def border_pixels(self, per_side: int = 16) -> NDArray[np.float64]:
+        """Points along the image border (outer pixel edges), clockwise from top-left."""
+        if per_side < 1:
+            raise CameraModelError(f"per_side must be >= 1, got {per_side}")
+        w, h = self.width_px - 0.5, self.height_px - 0.5
+        t = np.linspace(0.0, 1.0, per_side, endpoint=False)
+        top = np.stack([-0.5 + t * (w + 0.5), np.full_like(t, -0.5)], -1)
+        right = np.stack([np.full_like(t, w), -0.5 + t * (h + 0.5)], -1)
+        bottom = np.stack([w - t * (w + 0.5), np.full_like(t, h)], -1)
+        left = np.stack([np.full_like(t, -0.5), h - t * (h + 0.5)], -1)
+        return np.concatenate([top, right, bottom, left])
+
+
+@dataclass(frozen=True)
+class Boresight:
+    """Mounting of a second camera relative to a reference camera on the same gimbal.
+
+    The second camera's gimbal-frame rotation is ``R_ned_from_gimbal @ Rz(yaw) Ry(pitch)
+    Rx(roll)`` (small angles, Z-Y-X in the gimbal's forward-right-down axes), and its centre is
+    offset by ``lever_arm_m`` (forward, right, down, in gimbal axes) from the reference camera.
+
+    Examples
+    --------
+    >>> Boresight(yaw_deg=0.5).yaw_deg
+    0.5
+    """
+
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+    roll_deg: float = 0.0
+    lever_arm_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def rotation(self) -> NDArray[np.float64]:
+        """``R_gimbal_from_gimbal2``: the second camera's gimbal axes in the reference's."""
+        from geo.rotation import matrix_from_euler_zyx
+
+        return matrix_from_euler_zyx(self.yaw_deg, self.pitch_deg, self.roll_deg)
