@@ -60,7 +60,7 @@ _LAZY: dict[str, str] = {
     "gsd_at_pixels": "geo.footprint",
 }
 
-__all__ = ["GeoError", *_LAZY]  # noqa: PLE0604
+__all__ = ["GeoError", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
