@@ -86,7 +86,12 @@ class _Table:
             same = (a == b) | (_isnan(a) & _isnan(b)) if a.dtype.kind == "f" else a == b
             if not np.all(same):
                 return False
-        return bool(np.all(shapely.equals_exact(self.geometry, other.geometry, 1e-9)))
+        a_none = np.array([g is None for g in self.geometry], dtype=bool)
+        b_none = np.array([g is None for g in other.geometry], dtype=bool)
+        if not np.array_equal(a_none, b_none):
+            return False
+        both = ~a_none
+        return bool(np.all(shapely.equals_exact(self.geometry[both], other.geometry[both], 1e-9)))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -214,7 +219,9 @@ def _first_bad(ok: np.ndarray, ids: np.ndarray, msg: str, source: str, kind: str
     if len(bad):
         i = int(bad[0])
         raise DefectError(
-            f"{msg} (and {len(bad) - 1} more rows)", path=source, where=f"{kind} {ids[i]!r}"
+            msg + (f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else ""),
+            path=source,
+            where=f"{kind} {ids[i]!r}",
         )
 
 

@@ -15,7 +15,7 @@ number is configurable (``[severity]`` in the config):
 Examples
 --------
 >>> import numpy as np
->>> from survey.config import SeverityConfig
+>>> from survey.config import ConfigError, SeverityConfig
 >>> assess_severity(np.array(["leak_candidate"] * 3), delta_t_k=np.array([4.0, 2.0, 0.5]),
 ...                 area_m2=np.array([3.0, 3.0, 3.0]), config=SeverityConfig()).tolist()
 [4, 3, 2]
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from survey.config import SeverityConfig
-from survey.errors import SurveyError
+from survey.config import ConfigError, SeverityConfig
+from survey.defects.schema import DefectError
 
 __all__ = ["BASE_LEVELS", "assess_severity", "class_levels", "recommended_action"]
 
@@ -64,7 +64,7 @@ def class_levels(config: SeverityConfig) -> dict[str, int]:
     for item in config.levels:
         name, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit() or not 1 <= int(value) <= 5:
-            raise SurveyError(
+            raise ConfigError(
                 f"expected 'class=N' with N in 1..5, got {item!r}", where="severity.levels"
             )
         levels[name.strip()] = int(value)
@@ -102,12 +102,16 @@ def assess_severity(
             sel = np.flatnonzero((cls == "missing_fastener") & (sides == s) & np.isfinite(ch))
             if len(sel) < config.fastener_cluster_n:
                 continue
-            c = np.sort(ch[sel])
-            half = config.fastener_cluster_m / 2
-            count = np.searchsorted(c, ch[sel] + half, "right") - np.searchsorted(c, ch[sel] - half)
-            sev[sel[count >= config.fastener_cluster_n]] = np.maximum(
-                sev[sel[count >= config.fastener_cluster_n]], 4
-            )
+            order = sel[np.argsort(ch[sel], kind="stable")]
+            c = ch[order]
+            # every window [c_j, c_j + cluster_m] holding >= n fasteners marks all of them
+            ends = np.searchsorted(c, c + config.fastener_cluster_m, "right")
+            starts = np.flatnonzero(ends - np.arange(len(c)) >= config.fastener_cluster_n)
+            cover = np.zeros(len(c) + 1, np.int64)
+            np.add.at(cover, starts, 1)
+            np.add.at(cover, ends[starts], -1)
+            hit = order[np.cumsum(cover[:-1]) > 0]
+            sev[hit] = np.maximum(sev[hit], 4)
     return sev
 
 
@@ -118,7 +122,7 @@ def recommended_action(
     kinds = np.asarray(asset_kind, dtype=object)
     sev = np.asarray(severity, dtype=np.int64)
     if len(sev) and (sev.min() < 1 or sev.max() > 5):
-        raise SurveyError(f"severity must be 1..5, got {sorted(set(sev.tolist()))}")
+        raise DefectError(f"severity must be 1..5, got {sorted(set(sev.tolist()))}")
     rail = np.asarray(config.actions_rail, dtype=object)
     pipe = np.asarray(config.actions_pipeline, dtype=object)
     return np.where(kinds == "pipeline", pipe[sev - 1], rail[sev - 1]).astype(object)
