@@ -40,6 +40,7 @@ __all__ = [
     "TelemetryConfig",
     "NotifyConfig",
     "PipelineConfig",
+    "PredictConfig",
     "ReportConfig",
     "ReviewConfig",
     "SeverityConfig",
@@ -228,6 +229,33 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class PredictConfig:
+    """Defect segmentation of images: the model suite and crack measurement (`survey predict`)."""
+
+    models: list[str] = opt(
+        ["default"],
+        "The model suite: shipped names ('default' = the crack model), model files or run\n"
+        "folders. Semantic models for thin/linear classes, Mask R-CNN for compact ones.",
+    )
+    linear_classes: list[str] = opt(
+        ["crack"], "Classes measured and graded as cracks (width and length severity)."
+    )
+    min_area_px: int = opt(10, "Crack parts smaller than this many pixels are dropped.")
+    join_gap_px: int = opt(3, "Crack parts closer than this many pixels form one instance.")
+    crack_width_mm: list[float] = opt(
+        [0.3, 1.3, 3.0, 10.0],
+        "Crack severity: upper width limits (mm) of levels 1..4; wider is 5 (AASHTO MBEI\n"
+        "condition states 0.3 / 1.3 mm, extended; advisory).",
+    )
+    crack_length_m: list[float] = opt(
+        [1.0], "Each of these lengths (m) a crack reaches raises its severity by one (max 5)."
+    )
+    crack_width_measure: Literal["max", "mean"] = opt(
+        "max", "Which crack width is graded: the widest point or the mean width."
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The root of the configuration tree (one TOML table per section)."""
 
@@ -241,6 +269,7 @@ class Config:
     review: ReviewConfig = section(ReviewConfig, "The review web app.")
     report: ReportConfig = section(ReportConfig, "The HTML/PDF report.")
     notify: NotifyConfig = section(NotifyConfig, "Webhook for critical defects.")
+    predict: PredictConfig = section(PredictConfig, "Defect segmentation models and crack measurement.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,250 @@
+"""Inference of the semantic model on images of any size (tiled), and model files.
+
+A **model file** (``.pth``) is self-contained: ``{"model": state_dict (fp16 or fp32),
+"cfg": detectron2 YAML text, "meta": {...}}``; :func:`save_model_file` writes one (the shipped
+default model is one), :class:`SemSegPredictor` reads one. A training checkpoint (detectron2's
+``model_XXXXXXX.pth``) is also accepted when its ``config.yaml`` sits beside it.
+
+Frames larger than ``TEST.TILE_PX`` are cut into overlapping tiles; the softmax probabilities
+of the tiles are blended with weights that fall off towards the tile borders, where the
+network sees less context.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.errors import ModelError
+
+__all__ = ["SemSegPrediction", "SemSegPredictor", "save_model_file", "tile_boxes"]
+
+log = logging.getLogger(__name__)
+
+
+def tile_boxes(height: int, width: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """``(y0, x0, y1, x1)`` tiles of at most ``tile`` px covering the frame with ``overlap`` px.
+
+    Tiles at the far edges are moved inwards, so every tile is full-sized when the frame is.
+
+    Examples
+    --------
+    >>> tile_boxes(1080, 1920, 512, 64)[:2], len(tile_boxes(1080, 1920, 512, 64))
+    ([(0, 0, 512, 512), (0, 448, 512, 960)], 15)
+    >>> tile_boxes(300, 200, 512, 64)
+    [(0, 0, 300, 200)]
+    """
+    if tile <= overlap:
+        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
+
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [0]
+        step = tile - overlap
+        s = list(range(0, n - tile, step))
+        return [*s, n - tile]
+
+    return [
+        (y, x, min(y + tile, height), min(x + tile, width))
+        for y in starts(height)
+        for x in starts(width)
+    ]
+
+
+def _blend_window(h: int, w: int, ramp: int) -> np.ndarray:
+    """Weights that rise linearly over ``ramp`` px from each border (never zero)."""
+    ry = np.minimum(np.arange(h) + 1, np.arange(h)[::-1] + 1)
+    rx = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1)
+    win = np.minimum.outer(ry, rx).astype(np.float32)
+    return np.clip(win / max(ramp, 1), 1e-3, 1.0)
+
+
+@dataclass(frozen=True)
+class SemSegPrediction:
+    """Per-class defect probabilities (float32, ``(K, H, W)``, background left out) and masks."""
+
+    class_names: tuple[str, ...]
+    probs: np.ndarray
+    thresholds: tuple[float, ...]
+
+    @property
+    def masks(self) -> np.ndarray:
+        """Boolean ``(K, H, W)``: each class's probability at or above its threshold."""
+        t = np.asarray(self.thresholds, np.float32)[:, None, None]
+        return self.probs >= t
+
+    @property
+    def union(self) -> np.ndarray:
+        """Boolean ``(H, W)``: any defect class."""
+        return self.masks.any(axis=0)
+
+
+def _load_any(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(cfg, state_dict, meta) from a model file or a training checkpoint with config.yaml."""
+    import torch
+
+    from models.semseg.config import crack_semseg_cfg, load_semseg_cfg
+
+    if not path.is_file():
+        raise ModelError("model file not found", path=path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # A training checkpoint also holds optimiser/scheduler objects: load it only from a
+        # training run folder (config.yaml beside it), i.e. a file this project wrote.
+        if not (path.parent / "config.yaml").is_file():
+            raise ModelError(
+                "file holds more than tensors and is not in a training run folder", path=path
+            ) from None
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise ModelError(
+            f"not a readable torch model file ({type(exc).__name__}: {exc})", path=path
+        ) from exc
+    if not isinstance(obj, dict) or "model" not in obj:
+        raise ModelError("no 'model' state dict in this file (expected a model file)", path=path)
+    meta = dict(obj.get("meta", {}))
+    if "cfg" in obj:
+        from detectron2.config import CfgNode as CN
+
+        loaded = CN.load_cfg(obj["cfg"])
+        names = loaded.MODEL.SEM_SEG_HEAD.get("CLASS_NAMES")
+        if not names:
+            raise ModelError("embedded config has no MODEL.SEM_SEG_HEAD.CLASS_NAMES", path=path)
+        cfg = crack_semseg_cfg(class_names=names)
+        cfg.merge_from_other_cfg(loaded)
+    else:
+        cfg = load_semseg_cfg(path.parent / "config.yaml")
+    return cfg, obj["model"], meta
+
+
+class SemSegPredictor:
+    """Run a trained semantic model on BGR frames of any size.
+
+    Parameters
+    ----------
+    cfg : CfgNode
+        The model's config (``TEST.THRESHOLD``, ``TEST.TILE_PX``, ``TEST.TILE_OVERLAP_PX``).
+    model : torch.nn.Module
+        A detectron2 ``SemanticSegmentor`` in eval mode (see :meth:`from_file`).
+    thresholds : sequence of float, optional
+        Per-class probability thresholds; default ``TEST.THRESHOLD`` for every class.
+    batch_tiles : int
+        Tiles per forward pass.
+    """
+
+    def __init__(
+        self,
+        cfg: Any,
+        model: Any,
+        *,
+        thresholds: tuple[float, ...] | None = None,
+        batch_tiles: int = 4,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.model = model
+        self.class_names = tuple(str(n) for n in cfg.MODEL.SEM_SEG_HEAD.CLASS_NAMES[1:])
+        default = float(cfg.TEST.THRESHOLD)
+        self.thresholds = tuple(thresholds) if thresholds else (default,) * len(self.class_names)
+        if len(self.thresholds) != len(self.class_names):
+            raise ModelError(
+                f"{len(self.thresholds)} thresholds for {len(self.class_names)} classes"
+            )
+        self.tile_px = int(cfg.TEST.TILE_PX)
+        self.overlap_px = int(cfg.TEST.TILE_OVERLAP_PX)
+        self.batch_tiles = max(1, int(batch_tiles))
+        self.meta = dict(meta or {})
+
+    @classmethod
+    def from_state_dict(
+        cls, cfg: Any, state_dict: dict[str, Any], **kwargs: Any
+    ) -> SemSegPredictor:
+        """Build the model of ``cfg`` and load ``state_dict`` (fp16 weights are cast to fp32)."""
+        import torch
+
+        from models.semseg.config import build_semseg_model
+
+        cfg = cfg.clone()
+        if not torch.cuda.is_available():
+            cfg.MODEL.DEVICE = "cpu"
+        model = build_semseg_model(cfg).eval()
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()}
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        bad = [k for k in missing if "num_batches_tracked" not in k]
+        if bad or unexpected:
+            raise ModelError(
+                f"weights do not fit the config: missing {bad[:5]}, unexpected {unexpected[:5]}"
+            )
+        return cls(cfg, model, **kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> SemSegPredictor:
+        """Load a model file (see the module docs) or a training checkpoint."""
+        cfg, sd, meta = _load_any(Path(path))
+        thr = meta.get("thresholds")
+        if thr and "thresholds" not in kwargs:
+            kwargs["thresholds"] = tuple(float(t) for t in thr)
+        return cls.from_state_dict(cfg, sd, meta=meta, **kwargs)
+
+    def _forward(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        inputs = [
+            {"image": torch.from_numpy(np.ascontiguousarray(t.transpose(2, 0, 1)))} for t in tiles
+        ]
+        with torch.inference_mode():
+            outs = self.model(inputs)
+        return [o["sem_seg"].softmax(dim=0)[1:].float().cpu().numpy() for o in outs]
+
+    def probabilities(self, image_bgr: np.ndarray) -> np.ndarray:
+        """Defect probabilities ``(K, H, W)`` float32 (background left out), tiled when large."""
+        img = np.asarray(image_bgr)
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ModelError(f"expected an HxWx3 uint8 BGR image, got {img.shape} {img.dtype}")
+        h, w = img.shape[:2]
+        boxes = tile_boxes(h, w, self.tile_px, self.overlap_px)
+        k = len(self.class_names)
+        if len(boxes) == 1:
+            return self._forward([img])[0]
+        acc = np.zeros((k, h, w), np.float32)
+        wsum = np.zeros((h, w), np.float32)
+        for i in range(0, len(boxes), self.batch_tiles):
+            chunk = boxes[i : i + self.batch_tiles]
+            probs = self._forward([img[y0:y1, x0:x1] for y0, x0, y1, x1 in chunk])
+            for (y0, x0, y1, x1), p in zip(chunk, probs, strict=True):
+                win = _blend_window(y1 - y0, x1 - x0, self.overlap_px)
+                acc[:, y0:y1, x0:x1] += p * win
+                wsum[y0:y1, x0:x1] += win
+        return acc / wsum
+
+    def predict(self, image_bgr: np.ndarray) -> SemSegPrediction:
+        """Probabilities and thresholded masks of one frame."""
+        return SemSegPrediction(self.class_names, self.probabilities(image_bgr), self.thresholds)
+
+
+def save_model_file(
+    path: str | Path,
+    cfg: Any,
+    state_dict: dict[str, Any],
+    meta: dict[str, Any],
+    *,
+    half: bool = True,
+) -> Path:
+    """Write a self-contained model file (weights in fp16 when ``half``, config, metadata)."""
+    import torch
+
+    sd = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in state_dict.items()
+        if "num_batches_tracked" not in k
+    }
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": sd, "cfg": cfg.dump(), "meta": meta}, p)
+    return p
