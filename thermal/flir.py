@@ -190,7 +190,7 @@ def frame_from_fff(
         cal = calibration_from_camera_info(info)
     except ValueError as exc:
         raise ThermalFormatError(f"calibration unusable: {exc}", path=source, where=where) from exc
-    rng = (info["range_min_k"] - KELVIN, info["range_max_k"] - KELVIN)
+    rng = (round(info["range_min_k"] - KELVIN, 4), round(info["range_max_k"] - KELVIN, 4))
     camera_range = rng if rng[1] > rng[0] else None
     warnings = check_plausibility(raw, cal, camera_range) if check else []
     meta: dict[str, Any] = {

@@ -109,7 +109,13 @@ def iter_fff_frames(
 
 
 def count_fff_frames(path: str | os.PathLike[str]) -> int:
-    """Number of frames in an FFF/SEQ/CSQ file (headers only; nothing is decoded)."""
+    """Number of frames in an FFF/SEQ/CSQ file (headers only; nothing is decoded).
+
+    Raises
+    ------
+    ThermalFormatError
+        A frame's header or records run past the end of the file (truncated sequence).
+    """
     from thermal.fff import parse_fff
 
     mm, size = _open(path)
