@@ -12,7 +12,41 @@ from typing import Any
 from models.errors import ModelError
 
 # public name -> module that defines it
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # errors
+    "DatasetError": "models.errors",
+    "DatasetNotFoundError": "models.errors",
+    "ExportError": "models.errors",
+    "ImageReadError": "models.errors",
+    "ModelConfigError": "models.errors",
+    "RunNotFoundError": "models.errors",
+    "RuntimeModelError": "models.errors",
+    # datasets
+    "LabelledDataset": "models.datasets.base",
+    "load_dataset": "models.datasets.sources",
+    "combine": "models.datasets.sources",
+    "register_dataset": "models.datasets.catalog",
+    "semantic_target": "models.datasets.semantic",
+    "check_dataset": "models.datasets.check",
+    # configs and training
+    "load_config": "models.config",
+    "list_presets": "models.config",
+    "new_run_config": "models.training.engine",
+    "train": "models.training.engine",
+    "load_run_config": "models.training.engine",
+    "TrainResult": "models.training.engine",
+    # inference
+    "Detections": "models.detections",
+    "Predictor": "models.predictor",
+    "load_model": "models.predictor",
+    "predict_tiled": "models.tiling",
+    "tile_boxes": "models.tiling",
+    "read_rgb": "models.images",
+    # evaluation
+    "EvalReport": "models.evaluation.report",
+    "evaluate": "models.evaluation.coco",
+    "evaluate_model": "models.evaluation.validate",
+}
 
 __all__ = ["ModelError", *_LAZY]
 

@@ -1,0 +1,209 @@
+"""The PyTorch predictor: frames in, :class:`~models.detections.Detections` out.
+
+This is the only module that reads Detectron2 ``Instances``. Frames are ``uint8`` HxWx3 **RGB**
+arrays of any size; frames larger than ``SURVEY.TILE.MAX_DIRECT_PX`` pixels, or given a region
+of interest, go through tiled inference (:mod:`models.tiling`). Frames are analysed at their
+own pixel scale (no resize), as the models are trained at the scale of the survey imagery.
+
+Examples
+--------
+``Predictor.from_run("runs/rail")`` or ``Predictor.from_run("default")``, then
+``dets = predictor(frame)``; ``predictor(frame, roi=corridor_polygon_px)`` restricts the work
+to the asset corridor.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.detections import Detections
+from models.errors import ModelConfigError, RunNotFoundError
+from models.paste import paste_mask
+
+__all__ = ["Predictor", "find_weights", "instances_to_detections", "load_model"]
+
+log = logging.getLogger(__name__)
+
+
+def find_weights(run: str | Path) -> tuple[Path, Path]:
+    """``(config.yaml, weights)`` of a run folder, a weights file beside its config, or ``default``.
+
+    In a run folder ``model_best.pth`` is preferred, then ``model_final.pth``, then the newest
+    periodic checkpoint.
+    """
+    if str(run) == "default":
+        from models.default_model import default_model_dir
+
+        run = default_model_dir()
+    p = Path(run)
+    if p.is_file():
+        cfg = p.parent / "config.yaml"
+        if not cfg.is_file():
+            raise RunNotFoundError("weights file has no config.yaml beside it", path=p)
+        return cfg, p
+    if not (p / "config.yaml").is_file():
+        raise RunNotFoundError("not a run folder or weights file (no config.yaml)", path=p)
+    for name in ("model_best.pth", "model_final.pth", "model.pth"):
+        if (p / name).is_file():
+            return p / "config.yaml", p / name
+    ckpts = sorted(p.glob("model_*.pth"))
+    if not ckpts:
+        raise RunNotFoundError("run folder has no weights (model_*.pth)", path=p)
+    return p / "config.yaml", ckpts[-1]
+
+
+def load_model(run: str | Path, *, device: str | None = None) -> tuple[Any, Any]:
+    """Build the model of a run (or weights file) and load its weights: ``(model, cfg)``."""
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    from models.training.engine import load_run_config
+
+    cfg_path, weights = find_weights(run)
+    cfg = load_run_config(cfg_path.parent)
+    cfg.defrost()
+    cfg.MODEL.WEIGHTS = str(weights)
+    if device:
+        cfg.MODEL.DEVICE = device
+    cfg.freeze()
+    model = build_model(cfg).eval()
+    DetectionCheckpointer(model).load(str(weights))
+    return model, cfg
+
+
+def instances_to_detections(
+    instances: Any,
+    image_hw: tuple[int, int],
+    class_names: Sequence[str],
+    *,
+    score_threshold: float = 0.0,
+    mask_threshold: float = 0.5,
+) -> Detections:
+    """Detectron2 ``Instances`` (pre-paste: ``pred_masks`` N x 1 x M x M) -> :class:`Detections`."""
+    inst = instances.to("cpu")
+    boxes = inst.pred_boxes.tensor.numpy().astype(np.float32).copy()
+    h, w = image_hw
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+    scores = inst.scores.numpy().astype(np.float32)
+    classes = inst.pred_classes.numpy().astype(np.int32)
+    keep = (scores >= score_threshold) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    idx = np.flatnonzero(keep)
+    crops = None
+    if inst.has("pred_masks"):
+        probs = inst.pred_masks.numpy()
+        crops = [paste_mask(probs[i], boxes[i], image_hw, mask_threshold) for i in idx]
+    return Detections.from_arrays(
+        boxes[idx], scores[idx], classes[idx], image_hw, mask_crops=crops, class_names=class_names
+    )
+
+
+class Predictor:
+    """Runs a trained instance-segmentation model on frames (see the module docstring).
+
+    Parameters
+    ----------
+    model, cfg
+        A built Detectron2 model (in eval mode) and its config; use :meth:`from_run`.
+    score_threshold : float, optional
+        Drop detections below this score (default: the run's ``SURVEY.SCORE_THRESHOLD``).
+    threads : int, optional
+        torch CPU threads (default: leave torch's setting).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        cfg: Any,
+        *,
+        score_threshold: float | None = None,
+        threads: int | None = None,
+    ) -> None:
+        import torch
+
+        if cfg.SURVEY.KIND != "instance":
+            raise ModelConfigError(
+                f"this run is a {cfg.SURVEY.KIND!r} model; Predictor runs instance models "
+                "(semantic models have their own predictor in models.semseg)",
+                where="SURVEY.KIND",
+            )
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.model, self.cfg = model, cfg
+        self.class_names = tuple(cfg.SURVEY.CLASSES)
+        self.score_threshold = float(
+            cfg.SURVEY.SCORE_THRESHOLD if score_threshold is None else score_threshold
+        )
+        self.bgr = cfg.INPUT.FORMAT == "BGR"
+        self.device = torch.device(cfg.MODEL.DEVICE)
+        t = cfg.SURVEY.TILE
+        self.tile_px, self.overlap_px, self.batch = int(t.SIZE), int(t.OVERLAP), int(t.BATCH)
+        self.merge_iou, self.merge_ios, self.max_direct_px = (
+            float(t.MERGE_IOU),
+            float(t.MERGE_IOS),
+            int(t.MAX_DIRECT_PX),
+        )
+
+    @classmethod
+    def from_run(cls, run: str | Path, *, device: str | None = None, **kw: Any) -> Predictor:
+        """Load a run folder, a weights file beside its ``config.yaml``, or ``"default"``."""
+        model, cfg = load_model(run, device=device)
+        return cls(model, cfg, **kw)
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """Run the network once on each image as it is (no tiling)."""
+        import torch
+
+        inputs = []
+        for img in images:
+            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+                raise ValueError(f"expected a uint8 HxWx3 RGB image, got {img.dtype} {img.shape}")
+            arr = img[..., ::-1] if self.bgr else img
+            t = torch.as_tensor(np.ascontiguousarray(arr.transpose(2, 0, 1)), device=self.device)
+            inputs.append({"image": t, "height": img.shape[0], "width": img.shape[1]})
+        with torch.inference_mode():
+            outs = self.model.inference(inputs, do_postprocess=False)
+        return [
+            instances_to_detections(
+                o, im.shape[:2], self.class_names, score_threshold=self.score_threshold
+            )
+            for o, im in zip(outs, images, strict=True)
+        ]
+
+    def __call__(
+        self,
+        image: np.ndarray,
+        *,
+        roi: np.ndarray | None = None,
+        tiled: bool | None = None,
+        progress: bool = False,
+    ) -> Detections:
+        """Detections in one frame (tiled when large, or when ``roi`` or ``tiled=True`` is given).
+
+        ``roi`` is a polygon ``(K, 2)`` of pixel coordinates, or a boolean mask of the frame (any
+        resolution: it is scaled to the frame), marking the region to analyse.
+        """
+        from models.tiling import predict_tiled
+
+        h, w = image.shape[:2]
+        if tiled is None:
+            tiled = roi is not None or h * w > self.max_direct_px
+        if not tiled:
+            return self.predict_batch([image])[0]
+        return predict_tiled(
+            self.predict_batch,
+            image,
+            tile_px=self.tile_px,
+            overlap_px=self.overlap_px,
+            roi=roi,
+            batch=self.batch,
+            merge_iou=self.merge_iou,
+            merge_ios=self.merge_ios,
+            class_names=self.class_names,
+            progress=progress,
+        )
