@@ -1,0 +1,219 @@
+"""GIS exports of a run: GeoPackage, GeoJSON, Shapefile, KML, CSV, FlatGeobuf.
+
+Every export carries the defects with their review decisions (read from the store, so an
+export made after review includes who decided what and when), the detections, the review log
+and the run's auxiliary layers (route, coverage, footprints, flight path). Column names and
+meanings are the schema of :mod:`survey.defects`; Shapefiles use its 10-character names.
+
+Format notes: GeoJSON is one file per layer in WGS84 (RFC 7946); Shapefile is a folder of one
+``.shp`` per layer (UTF-8 ``.cpg``; the detections' ``mask_rle`` is left out, as Shapefile text
+fields stop at 254 bytes, and so are ``source_files`` beyond 254 bytes); KML holds defects only,
+one placemark each, named ``<id> <class>`` with a severity-coloured style and a description an
+inspector can read in Google Earth; CSV is one file per layer with ``lon``/``lat`` columns and
+the geometry as WKT.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from survey.defects import DEFECT_FIELDS, DETECTION_FIELDS, REVIEW_FIELDS, DefectSet
+from survey.errors import SurveyError
+from survey.store.base import DefectStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pandas as pd
+
+__all__ = ["FORMATS", "ExportError", "export_run", "filter_defects", "severity_colour"]
+
+log = logging.getLogger(__name__)
+
+#: format -> (GDAL driver, file extension)
+FORMATS: dict[str, tuple[str, str]] = {
+    "gpkg": ("GPKG", ".gpkg"),
+    "geojson": ("GeoJSON", ".geojson"),
+    "shp": ("ESRI Shapefile", ".shp"),
+    "kml": ("LIBKML", ".kml"),
+    "csv": ("CSV", ".csv"),
+    "fgb": ("FlatGeobuf", ".fgb"),
+}
+#: Severity 1..5 -> fill colour (green .. dark red), also used by the map and the report.
+SEVERITY_COLOURS = ("#2e7d32", "#9e9d24", "#f9a825", "#ef6c00", "#b71c1c")
+
+
+class ExportError(SurveyError, ValueError):
+    """The export cannot be made as asked (unknown format, empty selection, bad path)."""
+
+
+def severity_colour(severity: int) -> str:
+    """Hex colour of a severity 1..5.
+
+    >>> severity_colour(5)
+    '#b71c1c'
+    """
+    return SEVERITY_COLOURS[min(max(int(severity), 1), 5) - 1]
+
+
+def filter_defects(
+    defects: DefectSet, *, decisions: Iterable[str] = (), min_severity: int = 1
+) -> DefectSet:
+    """Defects with one of ``decisions`` (all when empty) and a final severity >= ``min_severity``."""
+    keep = defects.final_severity >= min_severity
+    dec = list(decisions)
+    if dec:
+        keep &= np.isin(defects.decision, dec)
+    return defects[keep]
+
+
+def _review_frame(store: DefectStore) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = [
+        {
+            "defect_id": r.defect_id,
+            "decision": r.decision,
+            "reviewer": r.reviewer,
+            "decided_t_s": r.decided_t_s,
+            "decided_at": r.decided_at,
+            "comment": r.comment,
+            "severity": r.severity,
+        }
+        for r in store.reviews()
+    ]
+    return pd.DataFrame(rows, columns=[*(f.name for f in REVIEW_FIELDS), "decided_at"])
+
+
+def _shorten(frame: Any, fields: Sequence[Any]) -> Any:
+    names = {f.name: f.short for f in fields}
+    return frame.rename(columns={c: names[c] for c in frame.columns if c in names})
+
+
+def _kml_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = frame.copy()
+    out.insert(
+        0, "Name", [f"{i} {c}" for i, c in zip(frame.defect_id, frame.class_name, strict=True)]
+    )
+    desc = []
+    for _, r in frame.iterrows():
+        lines = [
+            f"<b>{html.escape(str(r.class_name))}</b>, severity {r.final_severity}",
+            f"Chainage {html.escape(str(r.chainage_label))} ({r.side}, offset {r.offset_m:.2f} m)",
+            f"Action: {html.escape(str(r.action))}",
+            f"Review: {html.escape(str(r.decision))} {html.escape(str(r.reviewer))} {r.decided_at}",
+        ]
+        desc.append("<br/>".join(lines))
+    out.insert(1, "Description", desc)
+    # OGR style string: LIBKML turns it into a <Style> per placemark
+    out["OGR_STYLE"] = [
+        f"BRUSH(fc:{severity_colour(s)}99);PEN(c:{severity_colour(s)},w:2px)"
+        for s in frame.final_severity
+    ]
+    return out
+
+
+def _write(frame: Any, path: Path, driver: str, layer: str, **kw: Any) -> None:
+    import pyogrio
+
+    try:
+        pyogrio.write_dataframe(frame, path, layer=layer, driver=driver, **kw)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise ExportError(f"cannot write layer {layer!r} as {driver}: {exc}", path=path) from exc
+
+
+def export_run(
+    store: DefectStore,
+    out: str | Path,
+    fmt: str,
+    *,
+    decisions: Iterable[str] = (),
+    min_severity: int = 1,
+    crs: str | None = None,
+) -> list[Path]:
+    """Write the run held by ``store`` to ``out`` in format ``fmt``; returns the files written.
+
+    ``out`` is a file for gpkg/kml and a folder for the one-file-per-layer formats (geojson,
+    shp, csv, fgb). ``decisions`` / ``min_severity`` select defects (their detections follow);
+    ``crs`` reprojects (not for GeoJSON and KML, which are WGS84 by definition).
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    driver, ext = FORMATS[fmt]
+    if crs and fmt in ("geojson", "kml"):
+        raise ExportError(f"{fmt} is WGS84 by definition; drop --crs")
+    decisions = tuple(decisions)
+    defects = filter_defects(store.read_defects(), decisions=decisions, min_severity=min_severity)
+    dets = store.read_detections()
+    if decisions or min_severity > 1:  # a selection: only the sightings of selected defects
+        dets = dets[np.isin(dets.defect_id, defects.defect_id)]
+    frames: dict[str, Any] = {"defects": defects.to_frame(), "detections": dets.to_frame()}
+    for name in store.layers():
+        layer = store.read_layer(name)
+        if layer is not None:
+            frames[name] = layer
+    if crs:
+        frames = {k: v.to_crs(crs) for k, v in frames.items()}
+    out = Path(out)
+    written: list[Path] = []
+    if fmt == "kml":
+        path = out if out.suffix else out / f"defects{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        _write(_kml_frame(frames["defects"]), path, driver, "defects")
+        return [path]
+    if fmt == "gpkg":
+        path = out if out.suffix else out / f"defects{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        for name, frame in frames.items():
+            _write(frame, path, driver, name, promote_to_multi=False)
+        _write(_review_frame(store), path, driver, "review_log")
+        return [path]
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        path = out / f"{name}{ext}"
+        path.unlink(missing_ok=True)
+        kw: dict[str, Any] = {}
+        if fmt == "shp":
+            fields = (
+                DEFECT_FIELDS
+                if name == "defects"
+                else DETECTION_FIELDS
+                if name == "detections"
+                else ()
+            )
+            frame = _shorten(frame.drop(columns=["mask_rle"], errors="ignore"), fields)
+            frame = frame.rename(columns={c: c[:10] for c in frame.columns if len(c) > 10})
+            kw = {"encoding": "UTF-8"}
+        elif fmt == "csv":
+            kw = {"layer_options": {"GEOMETRY": "AS_WKT"}}
+        elif fmt == "fgb":
+            kw = {"promote_to_multi": False}
+        if fmt == "shp":
+            for c in frame.columns:
+                if frame[c].dtype == object or str(frame[c].dtype) == "string":
+                    long = frame[c].astype(str).str.len() > 254
+                    if long.any():
+                        log.warning(
+                            "%s.%s: %d values cut to 254 bytes (Shapefile limit)",
+                            name,
+                            c,
+                            int(long.sum()),
+                        )
+        _write(frame, path, driver, name, **kw)
+        written.append(path)
+        for extra in (".shx", ".dbf", ".prj", ".cpg") if fmt == "shp" else ():
+            if path.with_suffix(extra).exists():
+                written.append(path.with_suffix(extra))
+    review = _review_frame(store)
+    if fmt in ("csv", "geojson", "fgb", "shp"):
+        path = out / "review_log.csv"
+        review.to_csv(path, index=False)
+        written.append(path)
+    return written
