@@ -72,7 +72,7 @@ def merge_intervals(start: np.ndarray, end: np.ndarray) -> list[tuple[float, flo
             out[-1][1] = max(out[-1][1], b)
         else:
             out.append([a, b])
-    return [(a, b) for a, b in out]
+    return [(float(a), float(b)) for a, b in out]
 
 
 def gaps(
