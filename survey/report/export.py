@@ -1,16 +1,16 @@
-"""GIS exports of a run: GeoPackage, GeoJSON, Shapefile, KML, CSV, FlatGeobuf.
+"""GIS exports of a run: GeoPackage, GeoJSON, Shapefile, KML, CSV, FlatGeobuf (via ``geo.export``).
 
 Every export carries the defects with their review decisions (read from the store, so an
 export made after review includes who decided what and when), the detections, the review log
 and the run's auxiliary layers (route, coverage, footprints, flight path). Column names and
 meanings are the schema of :mod:`survey.defects`; Shapefiles use its 10-character names.
 
-Format notes: GeoJSON is one file per layer in WGS84 (RFC 7946); Shapefile is a folder of one
-``.shp`` per layer (UTF-8 ``.cpg``; the detections' ``mask_rle`` is left out, as Shapefile text
-fields stop at 254 bytes, and so are ``source_files`` beyond 254 bytes); KML holds defects only,
-one placemark each, named ``<id> <class>`` with a severity-coloured style and a description an
-inspector can read in Google Earth; CSV is one file per layer with ``lon``/``lat`` columns and
-the geometry as WKT.
+Format notes (the writers are geo's, see :mod:`geo.export`): GeoJSON is one file per layer in
+WGS84 (RFC 7946); Shapefile is one ``.shp`` per layer with the 10-character names, UTF-8, and a
+``.fields.csv`` mapping names to meanings (the detections' ``mask_rle`` is left out, as
+Shapefile text fields stop at 254 bytes); CSV is one file per layer with ``lon_deg``/``lat_deg``
+and the geometry as WKT. KML holds defects only, one placemark each, named ``<id> <class>``,
+with a severity-coloured style and a description an inspector can read in Google Earth.
 """
 
 from __future__ import annotations
@@ -90,11 +90,6 @@ def _review_frame(store: DefectStore) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*(f.name for f in REVIEW_FIELDS), "decided_at"])
 
 
-def _shorten(frame: Any, fields: Sequence[Any]) -> Any:
-    names = {f.name: f.short for f in fields}
-    return frame.rename(columns={c: names[c] for c in frame.columns if c in names})
-
-
 def _kml_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = frame.copy()
     out.insert(
@@ -127,6 +122,21 @@ def _write(frame: Any, path: Path, driver: str, layer: str, **kw: Any) -> None:
         raise ExportError(f"cannot write layer {layer!r} as {driver}: {exc}", path=path) from exc
 
 
+def _aux_schema(name: str, frame: Any) -> Any:
+    """geo's schema for the auxiliary layers it defines, when the frame has its columns."""
+    from geo import schema as gs
+
+    fields = {
+        "coverage": gs.COVERAGE_FIELDS,
+        "gaps": gs.GAP_FIELDS,
+        "footprints": gs.FOOTPRINT_FIELDS,
+        "flight_path": gs.FLIGHT_PATH_FIELDS,
+    }.get(name)
+    if fields is not None and all(f.name in frame.columns for f in fields):
+        return fields
+    return None
+
+
 def export_run(
     store: DefectStore,
     out: str | Path,
@@ -139,81 +149,66 @@ def export_run(
     """Write the run held by ``store`` to ``out`` in format ``fmt``; returns the files written.
 
     ``out`` is a file for gpkg/kml and a folder for the one-file-per-layer formats (geojson,
-    shp, csv, fgb). ``decisions`` / ``min_severity`` select defects (their detections follow);
-    ``crs`` reprojects (not for GeoJSON and KML, which are WGS84 by definition).
+    shp, csv, fgb: ``<run>_<layer>.<ext>`` and ``<run>_review_log.csv``). ``decisions`` /
+    ``min_severity`` select defects (their detections follow); ``crs`` reprojects (gpkg, shp,
+    fgb; GeoJSON, KML and CSV are WGS84). The layers are written by :func:`geo.export.export_layers`
+    with the defect schema; KML is written here, styled by severity.
     """
+    from geo.errors import ExportError as GeoExportError
+    from geo.export import export_layers
+
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    driver, ext = FORMATS[fmt]
-    if crs and fmt in ("geojson", "kml"):
+    if crs and fmt in ("geojson", "kml", "csv"):
         raise ExportError(f"{fmt} is WGS84 by definition; drop --crs")
     decisions = tuple(decisions)
     defects = filter_defects(store.read_defects(), decisions=decisions, min_severity=min_severity)
     dets = store.read_detections()
     if decisions or min_severity > 1:  # a selection: only the sightings of selected defects
         dets = dets[np.isin(dets.defect_id, defects.defect_id)]
-    frames: dict[str, Any] = {"defects": defects.to_frame(), "detections": dets.to_frame()}
-    for name in store.layers():
-        layer = store.read_layer(name)
-        if layer is not None:
-            frames[name] = layer
-    if crs:
-        frames = {k: v.to_crs(crs) for k, v in frames.items()}
     out = Path(out)
-    written: list[Path] = []
+    ext = FORMATS[fmt][1]
     if fmt == "kml":
-        path = out if out.suffix else out / f"defects{ext}"
+        path = out if out.suffix else out / f"{store.run_id}_defects{ext}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
-        _write(_kml_frame(frames["defects"]), path, driver, "defects")
+        _write(_kml_frame(defects.to_frame()), path, FORMATS[fmt][0], "defects")
         return [path]
+    det_fields: Sequence[Any] = DETECTION_FIELDS
+    det_frame = dets.to_frame()
+    if fmt == "shp":  # an RLE cut to 254 bytes would be garbage: leave masks out
+        det_fields = [f for f in DETECTION_FIELDS if f.name != "mask_rle"]
+        det_frame = det_frame.drop(columns=["mask_rle"])
+    layers: dict[str, tuple[Any, Any]] = {
+        "defects": (defects.to_frame(), DEFECT_FIELDS),
+        "detections": (det_frame, det_fields),
+    }
+    for name in store.layers():
+        frame = store.read_layer(name)
+        if frame is not None:
+            layers[name] = (frame, _aux_schema(name, frame))
     if fmt == "gpkg":
-        path = out if out.suffix else out / f"defects{ext}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        for name, frame in frames.items():
-            _write(frame, path, driver, name, promote_to_multi=False)
-        _write(_review_frame(store), path, driver, "review_log")
-        return [path]
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in frames.items():
-        path = out / f"{name}{ext}"
-        path.unlink(missing_ok=True)
-        kw: dict[str, Any] = {}
-        if fmt == "shp":
-            fields = (
-                DEFECT_FIELDS
-                if name == "defects"
-                else DETECTION_FIELDS
-                if name == "detections"
-                else ()
-            )
-            frame = _shorten(frame.drop(columns=["mask_rle"], errors="ignore"), fields)
-            frame = frame.rename(columns={c: c[:10] for c in frame.columns if len(c) > 10})
-            kw = {"encoding": "UTF-8"}
-        elif fmt == "csv":
-            kw = {"layer_options": {"GEOMETRY": "AS_WKT"}}
-        elif fmt == "fgb":
-            kw = {"promote_to_multi": False}
-        if fmt == "shp":
-            for c in frame.columns:
-                if frame[c].dtype == object or str(frame[c].dtype) == "string":
-                    long = frame[c].astype(str).str.len() > 254
-                    if long.any():
-                        log.warning(
-                            "%s.%s: %d values cut to 254 bytes (Shapefile limit)",
-                            name,
-                            c,
-                            int(long.sum()),
-                        )
-        _write(frame, path, driver, name, **kw)
-        written.append(path)
-        for extra in (".shx", ".dbf", ".prj", ".cpg") if fmt == "shp" else ():
-            if path.with_suffix(extra).exists():
-                written.append(path.with_suffix(extra))
+        target = out if out.suffix else out / f"{store.run_id}{ext}"
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / f"{store.run_id}{ext}"
+    try:
+        written = export_layers(layers, target, fmt, crs=crs, strict=False)
+    except GeoExportError as exc:
+        raise ExportError(f"cannot export: {exc}", path=target) from exc
     review = _review_frame(store)
-    if fmt in ("csv", "geojson", "fgb", "shp"):
-        path = out / "review_log.csv"
+    if fmt == "gpkg":
+        _write(review, target, "GPKG", "review_log")
+    else:
+        path = out / f"{store.run_id}_review_log.csv"
         review.to_csv(path, index=False)
         written.append(path)
+    if fmt == "shp":
+        written += [
+            p.with_suffix(x)
+            for p in list(written)
+            if p.suffix == ".shp"
+            for x in (".shx", ".dbf", ".prj", ".cpg")
+            if p.with_suffix(x).exists()
+        ]
     return written

@@ -48,13 +48,13 @@ def test_selection_by_decision_and_severity(run: tuple[Path, Any]) -> None:
     files = json.loads(res.output)["files"]
     defects = json.loads(Path(next(f for f in files if f.endswith("defects.geojson"))).read_text())
     assert sorted(f["properties"]["defect_id"] for f in defects["features"]) == ["D0001", "D0005"]
-    dets = json.loads((run_dir / "exports" / "geojson" / "detections.geojson").read_text())
+    dets = json.loads((run_dir / "exports" / "geojson" / "run-110_detections.geojson").read_text())
     n = int(sample.defects.n_sightings[0] + sample.defects.n_sightings[4])
     assert len(dets["features"]) == n  # only the sightings of the selected defects
     survey(
         "export", str(run_dir), "-f", "geojson", "--min-severity", "4", "-o", str(run_dir / "s4")
     )
-    s4 = json.loads((run_dir / "s4" / "defects.geojson").read_text())
+    s4 = json.loads((run_dir / "s4" / "run-110_defects.geojson").read_text())
     from survey.store import open_run_store
 
     with open_run_store(run_dir) as st:
@@ -69,7 +69,7 @@ def test_selection_by_decision_and_severity(run: tuple[Path, Any]) -> None:
 def test_shapefile_has_short_names_and_prj(run: tuple[Path, Any]) -> None:
     run_dir, sample = run
     survey("export", str(run_dir), "-f", "shp")
-    shp = run_dir / "exports" / "shp" / "defects.shp"
+    shp = run_dir / "exports" / "shp" / "run-110_defects.shp"
     assert (
         shp.with_suffix(".prj").is_file() and shp.with_suffix(".cpg").read_text().strip() == "UTF-8"
     )
@@ -78,30 +78,39 @@ def test_shapefile_has_short_names_and_prj(run: tuple[Path, Any]) -> None:
     assert {"ch_start_m", "unc_maj_m", "rev_sev", "final_sev", "th_crop"} <= set(d.columns)
     assert d.set_index("defect_id").loc["D0002", "decision"] == "rejected"
     assert np.allclose(d.ch_start_m, sample.defects.chainage_start_m)
-    dets = pyogrio.read_dataframe(run_dir / "exports" / "shp" / "detections.shp")
+    dets = pyogrio.read_dataframe(run_dir / "exports" / "shp" / "run-110_detections.shp")
+    meaning = (run_dir / "exports" / "shp" / "run-110_defects.fields.csv").read_text()
+    assert "ch_start_m,chainage_start_m,float" in meaning
     assert "mask_rle" not in dets.columns and len(dets) == len(sample.detections)
 
 
 def test_csv_has_wkt_and_chainage(run: tuple[Path, Any]) -> None:
-    run_dir, sample = run
-    survey("export", str(run_dir), "-f", "csv", "--crs", "EPSG:31256")
     import pandas as pd
     import shapely
 
-    df = pd.read_csv(run_dir / "exports" / "csv" / "defects.csv")
+    run_dir, sample = run
+    survey("export", str(run_dir), "-f", "csv")
+    df = pd.read_csv(run_dir / "exports" / "csv" / "run-110_defects.csv")
     assert df.chainage_label.tolist() == sample.defects.chainage_label.tolist()
-    g = shapely.from_wkt(df.WKT[0])  # MGI / Austria GK East, metres
-    assert 1e4 < abs(g.centroid.x) < 1e6 and g.area == pytest.approx(
-        sample.defects.area_m2[0], rel=0.01
-    )
+    g = shapely.from_wkt(df.wkt[0])
+    assert g.equals_exact(sample.defects.geometry[0], 1e-7)
     assert df.lon_deg[0] == pytest.approx(sample.defects.lon_deg[0])
-    assert (run_dir / "exports" / "csv" / "review_log.csv").read_text().count("\n") == 5
+    assert (run_dir / "exports" / "csv" / "run-110_review_log.csv").read_text().count("\n") == 5
+
+
+def test_gpkg_in_a_national_crs(run: tuple[Path, Any]) -> None:
+    run_dir, sample = run
+    out = run_dir / "gk.gpkg"
+    survey("export", str(run_dir), "-f", "gpkg", "--crs", "EPSG:31256", "-o", str(out))
+    d = pyogrio.read_dataframe(out, layer="defects")
+    assert d.crs.to_epsg() == 31256  # MGI / Austria GK East, metres
+    assert d.geometry.iloc[0].area == pytest.approx(sample.defects.area_m2[0], rel=0.01)
 
 
 def test_kml_placemarks_are_styled_by_severity(run: tuple[Path, Any]) -> None:
     run_dir, sample = run
     survey("export", str(run_dir), "-f", "kml")
-    root = ET.parse(run_dir / "exports" / "defects.kml").getroot()
+    root = ET.parse(run_dir / "exports" / "defects.kml").getroot()  # the CLI's default path
     ns = {"k": "http://www.opengis.net/kml/2.2"}
     marks = root.findall(".//k:Placemark", ns)
     assert len(marks) == 36
