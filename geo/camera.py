@@ -186,10 +186,11 @@ class CameraModel:
         >>> round(float(x), 12), round(float(y), 12)
         (0.4, -0.3)
         """
-        xd = np.asarray(xd, dtype=np.float64)
-        yd = np.asarray(yd, dtype=np.float64)
+        xd0, yd0 = np.broadcast_arrays(np.asarray(xd, np.float64), np.asarray(yd, np.float64))
         if not self.has_distortion:
-            return xd.copy(), yd.copy()
+            return xd0.copy(), yd0.copy()
+        shape = xd0.shape
+        xd, yd = xd0.ravel(), yd0.ravel()
         rd_tab, r_tab = self._radial_table
         rd = np.sqrt(xd * xd + yd * yd)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -207,7 +208,7 @@ class CameraModel:
             xb[still] = np.nan
             yb[still] = np.nan
             x[bad], y[bad] = xb, yb
-        return x, y
+        return x.reshape(shape), y.reshape(shape)
 
     def _newton(
         self,
