@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,10 @@ def _load_any(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
 
     if not path.is_file():
         raise ModelError("model file not found", path=path)
+    if not zipfile.is_zipfile(path):
+        raise ModelError(
+            "not a readable torch model file (expected torch.save's zip format)", path=path
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -175,7 +180,11 @@ class SemSegPredictor:
             cfg.MODEL.DEVICE = "cpu"
         model = build_semseg_model(cfg).eval()
         sd = {k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()}
-        missing, unexpected = model.load_state_dict(sd, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(sd, strict=False)
+        except RuntimeError as exc:  # shape mismatches
+            first = str(exc).splitlines()[1:2]
+            raise ModelError(f"weights do not fit the config: {''.join(first).strip()}") from exc
         bad = [k for k in missing if "num_batches_tracked" not in k]
         if bad or unexpected:
             raise ModelError(
