@@ -266,7 +266,9 @@ def _dji_flight_record(p: Path, header: list[str], rows: list[dict[str, str]]) -
     gimbal = "GIMBAL.pitch" in header
     events = None
     if "CUSTOM.isPhoto" in header:
-        idx = np.array([bool((r.get("CUSTOM.isPhoto") or "").strip()) for r in rows])
+        shot = np.array([bool((r.get("CUSTOM.isPhoto") or "").strip()) for r in rows])
+        # one photo spans consecutive rows (10 Hz rows, repeated rows): its first row is the event
+        idx = shot & ~np.concatenate([[False], shot[:-1]])
         if idx.any():
             events = CameraEvents.build(
                 t[idx],

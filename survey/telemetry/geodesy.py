@@ -79,15 +79,22 @@ class MetricFrame:
         self, lon_deg: ArrayLike, lat_deg: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         fwd, _ = _transformers(self.epsg)
-        x, y = fwd.transform(np.asarray(lon_deg, np.float64), np.asarray(lat_deg, np.float64))
-        return np.asarray(x, np.float64), np.asarray(y, np.float64)
+        return _transform(fwd, lon_deg, lat_deg)
 
     def to_lonlat(
         self, x_m: ArrayLike, y_m: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         _, inv = _transformers(self.epsg)
-        lon, lat = inv.transform(np.asarray(x_m, np.float64), np.asarray(y_m, np.float64))
-        return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+        return _transform(inv, x_m, y_m)
+
+
+def _transform(tr, a: ArrayLike, b: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:  # type: ignore[no-untyped-def]
+    a2, b2 = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    if a2.size == 1:  # pyproj treats one-element arrays as scalars (and warns)
+        u, v = tr.transform(float(a2.reshape(-1)[0]), float(b2.reshape(-1)[0]))
+        return np.full(a2.shape, u, np.float64), np.full(a2.shape, v, np.float64)
+    u, v = tr.transform(a2, b2)
+    return np.asarray(u, np.float64), np.asarray(v, np.float64)
 
 
 def haversine_m(

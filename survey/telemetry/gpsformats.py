@@ -192,6 +192,11 @@ def _nmea_coord(v: str, hemi: str) -> float:
     return -deg if hemi.upper() in ("S", "W") else deg
 
 
+def _century(yy: str) -> str:
+    """NMEA writes two-digit years; GPS started in 1980."""
+    return "19" if int(yy) >= 80 else "20"
+
+
 def _hms(v: str) -> float:
     return int(v[0:2]) * 3600 + int(v[2:4]) * 60 + float(v[4:])
 
@@ -221,7 +226,9 @@ def read_nmea(path: str | Path) -> PoseTrack:
         try:
             if kind.endswith("RMC") and len(f) >= 9 and f[0] and f[8]:
                 d = f[8]
-                date_s = parse_wall_clock(f"20{d[4:6]}-{d[2:4]}-{d[0:2]} 00:00:00")[0]  # type: ignore[index]
+                date_s = parse_wall_clock(f"{_century(d[4:6])}{d[4:6]}-{d[2:4]}-{d[0:2]} 00:00:00")[
+                    0
+                ]  # type: ignore[index]
                 rec = fixes.setdefault((int(date_s), _hms(f[0])), {})
                 rec.update(lat=_nmea_coord(f[2], f[3]), lon=_nmea_coord(f[4], f[5]))
                 rec["speed"] = float(f[6]) * 0.514444 if f[6] else np.nan

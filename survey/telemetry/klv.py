@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,8 @@ def looks_like_klv(head: bytes) -> bool:
 
 def _ber(data: bytes, i: int) -> tuple[int, int]:
     """(length, index after the length field) of a BER length at ``data[i]``."""
+    if i >= len(data):
+        raise ValueError(f"item runs past the end of its packet (length expected at offset {i})")
     b = data[i]
     if b < 0x80:
         return b, i + 1
@@ -74,7 +77,7 @@ _MAPPED = {
 }
 
 
-def decode_local_set(value: bytes) -> dict[str, float]:
+def decode_local_set(value: bytes) -> dict[str, Any]:
     """The ST 0601 items of one Local Set (the bytes after the key and length).
 
     Examples
@@ -85,7 +88,7 @@ def decode_local_set(value: bytes) -> dict[str, float]:
     >>> round(d["lat"], 8), round(d["lon"], 8), round(d["heading"], 4)
     (60.17682297, 128.42675904, 159.9744)
     """
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     i = 0
     while i < len(value):
         tag = value[i]
@@ -100,6 +103,9 @@ def decode_local_set(value: bytes) -> dict[str, float]:
             raise ValueError(f"item {tag} runs past the end of its packet")
         if tag == 2 and length == 8:
             out["t_us"] = float(struct.unpack(">Q", v)[0])
+        elif tag in (3, 4, 10, 11):  # mission id, tail number, platform, sensor (text)
+            names = {3: "mission_id", 4: "tail_number", 10: "platform", 11: "sensor"}
+            out[names[tag]] = v.decode("utf-8", errors="replace")
         elif tag == 56 and length == 1:
             out["ground_speed"] = float(v[0])
         elif tag in _MAPPED and length:
@@ -123,7 +129,7 @@ def read_klv(path: str | Path) -> PoseTrack:
     """Read a raw MISB ST 0601 KLV stream into a :class:`PoseTrack` (UTC)."""
     p = Path(path)
     data = p.read_bytes()
-    rows: list[dict[str, float]] = []
+    rows: list[dict[str, Any]] = []
     i = 0
     bad = skipped = 0
     while i + 17 <= len(data):
@@ -162,6 +168,12 @@ def read_klv(path: str | Path) -> PoseTrack:
             path=p,
             where="offset 0",
         )
+    texts = {
+        k: str(r[k])
+        for r in rows
+        for k in ("mission_id", "tail_number", "platform", "sensor")
+        if k in r
+    }
     rows = [r for r in rows if "t_us" in r]
     if not rows:
         raise TelemetryFormatError("ST 0601 packets carry no precision time stamp (tag 2)", path=p)
@@ -202,6 +214,7 @@ def read_klv(path: str | Path) -> PoseTrack:
         kind="misb_klv",
         source=str(p),
         warnings=warnings,
+        meta=texts,
         extra={
             "hfov_deg": col("hfov"),
             "vfov_deg": col("vfov"),

@@ -53,7 +53,7 @@ def parse_dms(text: str | float | None, ref: str | None = None) -> float:
     Examples
     --------
     >>> round(parse_dms('8 deg 17\\' 39.30" S'), 7)
-    -8.2942500
+    -8.29425
     >>> parse_dms("115.5", "W"), parse_dms("", None)
     (-115.5, nan)
     """

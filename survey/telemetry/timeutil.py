@@ -67,8 +67,8 @@ def gps_to_utc_s(week: ArrayLike, tow_s: ArrayLike) -> NDArray[np.float64]:
     ArduPilot's test log: GPS week 1973, 6448.000 s into the week (UTC 18 s behind GPS).
 
     >>> t = gps_to_utc_s(1973, 6448.0)
-    >>> datetime.fromtimestamp(float(t[0]), timezone.utc).isoformat()
-    '2017-10-29T01:47:10+00:00'
+    >>> format_utc(float(t[0]))
+    '2017-10-29T01:47:10.000Z'
     """
     gps = (
         GPS_EPOCH_POSIX_S + np.asarray(week, np.float64) * 604800.0 + np.asarray(tow_s, np.float64)

@@ -14,6 +14,9 @@ units in the names, plus a few labels that say how to read them:
   pitch 0 = horizontal, -90 = nadir; DJI's convention), ``"relative"`` (relative to the vehicle
   body, so ``R_cam = R_vehicle @ R_gimbal``) or ``"none"`` (no gimbal angles in the log).
 
+GNSS quality: ``fix_type`` uses MAVLink's GPS_FIX_TYPE codes (0-1 no fix, 2 = 2D, 3 = 3D,
+4 = DGPS, 5 = RTK float, 6 = RTK fixed), ``sats`` satellites used, ``hdop`` HDOP.
+
 Angles are degrees; vehicle attitude is NED with yaw clockwise from true north, pitch positive
 nose-up, roll positive right-wing-down, ``R_ned_from_body = Rz(yaw) Ry(pitch) Rx(roll)``.
 Unknown values are NaN (floats) or -1 (integers). ``flags`` marks samples the sanity filters
