@@ -108,6 +108,8 @@ def predict(
     pc = cfg.predict
     if gsd_mm is not None and not gsd_mm > 0:
         raise click.BadParameter("must be > 0", param_hint="--gsd-mm")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise click.BadParameter("must be within [0, 1]", param_hint="--threshold")
     images = collect_images(inputs, recursive)
     if not images:
         raise click.UsageError("no images in the inputs")

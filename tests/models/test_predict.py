@@ -1,0 +1,179 @@
+"""``survey predict``: mask PNGs and instance JSON per image, skipped files, model suites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from models.semseg.config import build_semseg_model, crack_semseg_cfg
+from models.semseg.predict import save_model_file
+from survey.cli import cli
+
+
+def _model_file(path: Path, classes: tuple[str, ...]) -> Path:
+    torch.manual_seed(0)
+    cfg = crack_semseg_cfg(class_names=("background", *classes), channels=32)
+    cfg.TEST.TILE_PX = 64
+    cfg.TEST.TILE_OVERLAP_PX = 16
+    model = build_semseg_model(cfg)
+    return save_model_file(path, cfg, model.state_dict(), {"thresholds": [0.5] * len(classes)})
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("models")
+    return {
+        "one": _model_file(d / "one.pth", ("crack",)),
+        "two": _model_file(d / "two.pth", ("crack", "spall")),
+    }
+
+
+@pytest.fixture()
+def images(tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(d / "a.png"), rng.integers(0, 255, (100, 150, 3), dtype=np.uint8))
+    cv2.imwrite(str(d / "b.jpg"), rng.integers(0, 255, (70, 90, 3), dtype=np.uint8))
+    cv2.imwrite(str(d / "sub" / "c.png"), rng.integers(0, 255, (40, 50), dtype=np.uint8))
+    (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 30)  # a truncated PNG
+    return d
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["predict", *args], catch_exceptions=False)
+
+
+def _png(path: Path) -> np.ndarray:
+    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert m is not None, path
+    return m
+
+
+def test_folder_of_images_with_a_broken_one(
+    images: Path, tmp_path: Path, models_dir: dict[str, Path]
+) -> None:
+    out = tmp_path / "out"
+    r = _run(str(images), "-m", str(models_dir["one"]), "-o", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["images"] == 2 and summary["skipped"] == 1
+    assert summary["skipped_files"][0]["path"].endswith("broken.png")
+    assert "broken.png" in r.stderr and "skipped" in r.stderr
+    for stem, hw in (("a", (100, 150)), ("b", (70, 90))):
+        m = _png(out / f"{stem}.png")
+        assert m.shape == hw and m.dtype == np.uint8 and set(np.unique(m)) <= {0, 255}
+        doc = json.loads((out / f"{stem}.json").read_text())
+        assert (doc["width"], doc["height"]) == hw[::-1] and doc["classes"] == ["crack"]
+        assert doc["counts"]["crack"] == len(doc["instances"])
+        # instances are the connected parts of the written mask (>= 10 px, gaps < 3 px joined)
+        assert sum(i["area_px"] for i in doc["instances"]) <= int((m == 255).sum())
+    assert not (out / "c.png").exists() and not (out / "sub").exists()  # not recursive
+    assert not (out / "a.crack.png").exists()  # one class: only the union
+    assert json.loads((out / "predict_summary.json").read_text())["images"] == 2
+
+
+def test_threshold_zero_marks_everything_and_gsd_gives_mm(
+    images: Path, tmp_path: Path, models_dir: dict[str, Path]
+) -> None:
+    out = tmp_path / "out"
+    r = _run(
+        str(images / "a.png"),
+        "-m",
+        str(models_dir["one"]),
+        "-o",
+        str(out),
+        "--threshold",
+        "0",
+        "--gsd-mm",
+        "2",
+    )
+    assert r.exit_code == 0, r.output
+    assert (_png(out / "a.png") == 255).all()
+    doc = json.loads((out / "a.json").read_text())
+    (inst,) = doc["instances"]
+    assert inst["area_px"] == 100 * 150 and inst["score"] > 0
+    assert inst["area_m2"] == pytest.approx(100 * 150 * 0.002**2)
+    assert inst["max_width_mm"] == pytest.approx(inst["max_width_px"] * 2)
+    assert inst["severity"] in (1, 2, 3, 4, 5) and doc["gsd_mm"] == 2.0
+
+
+def test_several_classes_write_one_png_each_and_the_union(
+    images: Path, tmp_path: Path, models_dir: dict[str, Path]
+) -> None:
+    out = tmp_path / "out"
+    r = _run(str(images), "-r", "-m", str(models_dir["two"]), "-o", str(out), "--threshold", "0.5")
+    assert r.exit_code == 0, r.output
+    for stem in ("a", "b", "sub/c"):
+        crack, spall = _png(out / f"{stem}.crack.png"), _png(out / f"{stem}.spall.png")
+        union = _png(out / f"{stem}.png")
+        assert np.array_equal(union, np.maximum(crack, spall))
+    doc = json.loads((out / "sub" / "c.json").read_text())
+    assert doc["classes"] == ["crack", "spall"] and (doc["width"], doc["height"]) == (50, 40)
+
+
+def test_suite_of_two_models_merges_classes(
+    images: Path, tmp_path: Path, models_dir: dict[str, Path]
+) -> None:
+    out = tmp_path / "out"
+    r = _run(
+        str(images / "b.jpg"),
+        "-m",
+        str(models_dir["one"]),
+        "-m",
+        str(models_dir["two"]),
+        "-o",
+        str(out),
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "b.json").read_text())
+    assert doc["classes"] == ["crack", "spall"] and len(doc["models"]) == 2
+    assert {i["model"] for i in doc["instances"]} <= set(doc["models"])
+
+
+def test_usage_errors(images: Path, tmp_path: Path, models_dir: dict[str, Path]) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    cv2.imwrite(str(other / "a.png"), np.zeros((5, 5, 3), np.uint8))
+    r = _run(
+        str(images / "a.png"),
+        str(other / "a.png"),
+        "-m",
+        str(models_dir["one"]),
+        "-o",
+        str(tmp_path / "o"),
+    )
+    assert r.exit_code == 2 and "would both write a.png" in r.output
+    r = CliRunner().invoke(
+        cli, ["predict", str(images / "a.png"), "-m", "no-such-model", "-o", str(tmp_path / "o")]
+    )
+    assert r.exit_code != 0 and "no such model" in str(r.exception or r.output)
+    r = _run(str(images / "broken.png"), "-m", str(models_dir["one"]), "-o", str(tmp_path / "o2"))
+    assert r.exit_code == 1 and "none of the 1 image(s) could be read" in r.output
+    r = _run(
+        str(images / "a.png"),
+        "-m",
+        str(models_dir["one"]),
+        "-o",
+        str(tmp_path / "o3"),
+        "--gsd-mm",
+        "-1",
+    )
+    assert r.exit_code == 2 and "--gsd-mm" in r.output
+    r = _run(
+        str(images / "a.png"),
+        "-m",
+        str(models_dir["one"]),
+        "-o",
+        str(tmp_path / "o3"),
+        "--threshold",
+        "1.5",
+    )
+    assert r.exit_code == 2 and "--threshold" in r.output
