@@ -286,13 +286,13 @@ def _make_route(
                 c = c[::-1]
         else:
             c = np.array([node_xy[frm], node_xy[to]])
+        piece = float(np.sum(np.hypot(*np.diff(c, axis=0).T))) if len(c) > 1 else 0.0
         if coords:
             last = coords[-1][-1]
             if np.allclose(c[0], last, atol=1e-9):
                 c = c[1:]
             else:
                 total += float(np.hypot(*(c[0] - last)))  # joint inside the snap distance
-        piece = float(np.sum(np.hypot(*np.diff(c, axis=0).T))) if len(c) > 1 else 0.0
         if i >= 0:
             spans.append((ways[i], total, total + piece))
         total += piece

@@ -287,7 +287,8 @@ class Route:
         status[after] = LocateStatus.BEYOND_END
         d_ext = np.where(before | after, d + along, d)
         offset = np.where(before | after, -cross, -np.sign(cross) * np.hypot(vx, vy))
-        dist = np.hypot(vx, vy)
+        # off the asset: too far sideways, or too far beyond an end
+        dist = np.where(before | after, np.maximum(np.abs(cross), np.abs(along)), np.hypot(vx, vy))
         off = dist > max_offset_m
         status[off] = LocateStatus.OFF_ASSET
         status[~finite] = LocateStatus.NO_POSITION
