@@ -1,0 +1,187 @@
+// Review app: map + list + detail + decisions. Plain JS, no build step, works offline.
+"use strict";
+const COLOURS = ["#2e7d32", "#9e9d24", "#f9a825", "#ef6c00", "#b71c1c"];
+const S = { run: null, features: [], selected: null, marks: {}, map: null, layer: null };
+const $ = (sel) => document.querySelector(sel);
+const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const colour = (s) => COLOURS[Math.min(Math.max(s, 1), 5) - 1];
+
+async function api(path, opts) {
+  const r = await fetch(path, opts);
+  const body = await r.json().catch(() => ({ error: r.statusText }));
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+function markStyle(p) {
+  const d = p.decision;
+  return {
+    radius: 4 + p.final_severity, color: d === "confirmed" ? "#000" : d === "needs_revisit" ? "#e65100" : "#333",
+    weight: d === "unreviewed" ? 1 : 3, dashArray: d === "needs_revisit" ? "3 3" : null,
+    fillColor: colour(p.final_severity), fillOpacity: d === "rejected" ? 0.25 : 0.9,
+  };
+}
+
+// Uncertainty ellipse as lon/lat ring: semi-axes in metres, azimuth clockwise from north.
+function ellipse(p) {
+  if (p.unc_major_m == null || p.unc_minor_m == null) return null;
+  const az = ((p.unc_azimuth_deg || 0) * Math.PI) / 180, k = 111320, ring = [];
+  for (let i = 0; i <= 36; i++) {
+    const t = (i / 36) * 2 * Math.PI, a = p.unc_major_m * Math.cos(t), b = p.unc_minor_m * Math.sin(t);
+    const north = a * Math.cos(az) - b * Math.sin(az), east = a * Math.sin(az) + b * Math.cos(az);
+    ring.push([p.lat_deg + north / k, p.lon_deg + east / (k * Math.cos((p.lat_deg * Math.PI) / 180))]);
+  }
+  return ring;
+}
+
+function drawLeaflet() {
+  if (!S.map) {
+    S.map = L.map("map", { zoomControl: true, preferCanvas: false });
+    if (S.run.route) L.geoJSON(S.run.route, { style: { color: "#37474f", weight: 3 } }).addTo(S.map);
+    if (S.run.coverage) L.geoJSON(S.run.coverage, { style: { color: "#4fc3f7", weight: 0, fillOpacity: 0.12 } }).addTo(S.map);
+  }
+  if (S.layer) S.layer.remove();
+  S.layer = L.layerGroup().addTo(S.map);
+  S.marks = {};
+  const pts = [];
+  for (const f of S.features) {
+    const p = f.properties, ring = ellipse(p);
+    if (ring) L.polygon(ring, { color: colour(p.final_severity), weight: 1, fill: false, dashArray: "2 3", interactive: false }).addTo(S.layer);
+    if (f.geometry) L.geoJSON(f.geometry, { style: { color: colour(p.final_severity), weight: 1 }, interactive: false }).addTo(S.layer);
+    const m = L.circleMarker([p.lat_deg, p.lon_deg], { ...markStyle(p), className: `defect-marker defect-${p.defect_id}` });
+    m.bindTooltip(`${esc(p.defect_id)} ${esc(p.class_name)} S${p.final_severity} ${esc(p.chainage_label)}`);
+    m.on("click", () => select(p.defect_id));
+    m.addTo(S.layer);
+    S.marks[p.defect_id] = m;
+    pts.push([p.lat_deg, p.lon_deg]);
+  }
+  if (pts.length && !S.fitted) { S.map.fitBounds(L.latLngBounds(pts).pad(0.05)); S.fitted = true; }
+  if (!pts.length && !S.fitted) S.map.setView([0, 0], 2);
+}
+
+// Without Leaflet (no vendored copy): a plain SVG map in a local equirectangular projection.
+function drawSvg() {
+  const host = $("#map"), w = host.clientWidth || 800, h = host.clientHeight || 600;
+  const coords = [];
+  const route = (S.run.route?.features || []).flatMap((f) => (f.geometry.type === "LineString" ? [f.geometry.coordinates] : f.geometry.coordinates));
+  route.forEach((l) => coords.push(...l));
+  S.features.forEach((f) => coords.push([f.properties.lon_deg, f.properties.lat_deg]));
+  if (!coords.length) { host.innerHTML = "<p>No defects.</p>"; return; }
+  const xs = coords.map((c) => c[0]), ys = coords.map((c) => c[1]);
+  const cx = Math.cos(((Math.min(...ys) + Math.max(...ys)) / 2) * Math.PI / 180);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const sc = Math.min((w - 40) / (((x1 - x0) * cx) || 1e-9), (h - 40) / ((y1 - y0) || 1e-9));
+  const X = (lon) => 20 + (lon - x0) * cx * sc, Y = (lat) => h - 20 - (lat - y0) * sc;
+  let svg = `<svg class="fallback" viewBox="0 0 ${w} ${h}"><g>`;
+  for (const l of route) svg += `<polyline fill="none" stroke="#37474f" stroke-width="3" points="${l.map((c) => `${X(c[0])},${Y(c[1])}`).join(" ")}"/>`;
+  for (const f of S.features) {
+    const p = f.properties, st = markStyle(p);
+    svg += `<circle class="defect-marker defect-${esc(p.defect_id)}" data-id="${esc(p.defect_id)}" cx="${X(p.lon_deg)}" cy="${Y(p.lat_deg)}" r="${st.radius}" fill="${st.fillColor}" fill-opacity="${st.fillOpacity}" stroke="${st.color}" stroke-width="${st.weight}"><title>${esc(p.defect_id)} ${esc(p.class_name)}</title></circle>`;
+  }
+  host.innerHTML = svg + `</g></svg><span class="banner">schematic map (Leaflet not installed)</span>`;
+  host.querySelectorAll("circle.defect-marker").forEach((c) => c.addEventListener("click", () => select(c.dataset.id)));
+}
+
+function drawList() {
+  const rows = S.features.map((f) => {
+    const p = f.properties;
+    return `<tr class="row${p.defect_id === S.selected ? " selected" : ""}" data-id="${esc(p.defect_id)}"><td>${esc(p.defect_id)}</td>` +
+      `<td><span class="sev" style="background:${colour(p.final_severity)}">${p.final_severity}</span></td><td>${esc(p.class_name)}</td>` +
+      `<td>${esc(p.chainage_label)} ${esc(p.side)}</td><td class="dec-${esc(p.decision)}">${esc(p.decision.replace("_", " "))}</td></tr>`;
+  });
+  $("#list tbody").innerHTML = rows.join("");
+  document.querySelectorAll("#list tr.row").forEach((tr) => tr.addEventListener("click", () => select(tr.dataset.id, true)));
+  const c = S.run.counts;
+  $("#counts").textContent = `${S.features.length} shown · ${c.confirmed} confirmed · ${c.rejected} rejected · ${c.needs_revisit} to revisit · ${c.unreviewed} open`;
+}
+
+function draw() { (window.HAS_LEAFLET && window.L ? drawLeaflet : drawSvg)(); drawList(); }
+
+async function load() {
+  const q = new URLSearchParams();
+  for (const [id, key] of [["#f-class", "class"], ["#f-sev", "min_severity"], ["#f-decision", "decision"], ["#f-q", "q"]]) {
+    const v = $(id).value.trim();
+    if (v) q.set(key, v);
+  }
+  const fc = await api(`/api/defects?${q}`);
+  S.features = fc.features;
+  draw();
+}
+
+function img(path, alt) {
+  return path ? `<figure><img src="/evidence/${path.split("/").map(encodeURIComponent).join("/")}" alt="${esc(alt)}"><figcaption class="muted">${esc(alt)}</figcaption></figure>` : "";
+}
+
+function detail(f) {
+  const p = f.properties, fmt = (v, d = 2) => (v == null ? "–" : Number(v).toFixed(d));
+  const hist = f.history.map((r) => `<li>${esc(r.decided_at.slice(0, 19))} <b>${esc(r.reviewer)}</b>: <span class="dec-${esc(r.decision)}">${esc(r.decision)}</span>${r.severity ? ` S${r.severity}` : ""}${r.comment ? ` “${esc(r.comment)}”` : ""}</li>`).join("");
+  const sightings = f.sightings.map((s) => (s.crop_path ? img(s.crop_path, `${s.sensor} ${s.detection_id} ${(s.t_s % 86400 / 3600).toFixed(3)} h`) : "")).join("");
+  const sevOpts = ['<option value="0">keep automatic</option>'].concat([1, 2, 3, 4, 5].map((s) => `<option value="${s}"${p.reviewed_severity === s ? " selected" : ""}>${s}</option>`)).join("");
+  $("#detail").innerHTML = `
+    <h2>${esc(p.defect_id)} · ${esc(p.class_name)} <span class="sev" style="background:${colour(p.final_severity)}">${p.final_severity}</span></h2>
+    <p>Decision: <b class="decision dec-${esc(p.decision)}">${esc(p.decision)}</b>${p.reviewer ? ` by ${esc(p.reviewer)}` : ""}</p>
+    <div class="actions">
+      <button id="btn-confirm" type="button">Confirm (c)</button><button id="btn-reject" type="button">Reject (r)</button>
+      <button id="btn-revisit" type="button">Needs revisit (n)</button>
+      <label>Severity <select id="severity">${sevOpts}</select></label><span id="status"></span>
+    </div>
+    <textarea id="comment" placeholder="comment for the record">${esc(p.review_comment)}</textarea>
+    <div class="evidence">${img(p.rgb_crop, "best RGB")}${img(p.thermal_crop, "best thermal")}</div>
+    <table class="attrs">
+      <tr><td>chainage</td><td>${esc(p.chainage_label)} (${fmt(p.chainage_start_m, 1)}–${fmt(p.chainage_end_m, 1)} m), ${esc(p.side)} ${fmt(p.offset_m)} m</td></tr>
+      <tr><td>position</td><td>${fmt(p.lat_deg, 7)}, ${fmt(p.lon_deg, 7)} ± ${fmt(p.unc_major_m)} × ${fmt(p.unc_minor_m)} m (${Math.round(100 * p.unc_level)} %)</td></tr>
+      <tr><td>confidence</td><td>${fmt(p.confidence)}${p.delta_t_k != null ? `, ΔT ${fmt(p.delta_t_k, 1)} K` : ""}</td></tr>
+      <tr><td>severity</td><td>automatic ${p.severity}${p.reviewed_severity ? `, inspector ${p.reviewed_severity}` : ""}: ${esc(p.action)}</td></tr>
+      <tr><td>seen</td><td>${p.n_sightings} sighting(s), ${esc(p.sensors)}</td></tr>
+      <tr><td>sources</td><td>${p.source_files.map(esc).join("<br>")}</td></tr>
+    </table>
+    <h3>Sightings</h3><div class="sightings evidence">${sightings || '<span class="muted">no crops</span>'}</div>
+    <h3>History</h3><ul class="history">${hist || '<li class="muted">not reviewed yet</li>'}</ul>`;
+  $("#btn-confirm").onclick = () => decide("confirmed");
+  $("#btn-reject").onclick = () => decide("rejected");
+  $("#btn-revisit").onclick = () => decide("needs_revisit");
+}
+
+async function select(id, pan = false) {
+  S.selected = id;
+  const m = S.marks[id];
+  if (m) { m.bringToFront(); if (pan) S.map.setView(m.getLatLng(), Math.max(S.map.getZoom(), 18)); }
+  document.querySelectorAll("#list tr.row").forEach((tr) => tr.classList.toggle("selected", tr.dataset.id === id));
+  try { detail(await api(`/api/defects/${encodeURIComponent(id)}`)); } catch (e) { $("#detail").textContent = e.message; }
+}
+
+async function decide(decision) {
+  const id = S.selected, status = $("#status");
+  const reviewer = $("#reviewer").value.trim();
+  if (!reviewer) { status.className = "error"; status.textContent = "enter your name as reviewer"; $("#reviewer").focus(); return; }
+  localStorage.setItem("survey-reviewer", reviewer);
+  const body = { decision, severity: Number($("#severity").value) || null, comment: $("#comment").value, reviewer };
+  try {
+    const f = await api(`/api/defects/${encodeURIComponent(id)}/review`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const old = S.features.find((x) => x.id === id);
+    if (old) S.run.counts[old.properties.decision]--, S.run.counts[decision]++, Object.assign(old, f);
+    draw();
+    await select(id);
+    $("#status").className = "ok";
+    $("#status").textContent = `saved: ${decision} by ${f.properties.reviewer}`;
+  } catch (e) { status.className = "error"; status.textContent = `not saved: ${e.message}`; }
+}
+
+document.addEventListener("keydown", (e) => {
+  if (["INPUT", "TEXTAREA", "SELECT"].includes(e.target.tagName) || !S.features.length) return;
+  const i = S.features.findIndex((f) => f.id === S.selected);
+  if (e.key === "j" || e.key === "k") select(S.features[Math.max(0, Math.min(S.features.length - 1, i + (e.key === "j" ? 1 : -1)))].id);
+  else if (S.selected && e.key === "c") decide("confirmed");
+  else if (S.selected && e.key === "r") decide("rejected");
+  else if (S.selected && e.key === "n") decide("needs_revisit");
+});
+
+(async function main() {
+  S.run = await api("/api/run");
+  $("#reviewer").value = localStorage.getItem("survey-reviewer") || S.run.reviewer || "";
+  for (const c of S.run.classes) $("#f-class").insertAdjacentHTML("beforeend", `<option>${esc(c)}</option>`);
+  ["#f-class", "#f-sev", "#f-decision"].forEach((id) => $(id).addEventListener("change", load));
+  $("#f-q").addEventListener("input", load);
+  await load();
+  document.body.dataset.ready = "1";
+})().catch((e) => { $("#detail").textContent = `cannot load: ${e.message}`; });

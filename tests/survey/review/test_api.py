@@ -1,0 +1,151 @@
+"""The review app's HTTP API: filters, evidence, decisions saved at once, malformed requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from survey.store import open_run_store
+
+
+def test_index_and_leaflet_are_served_offline(client: Any) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and b"Review" in page.data and b"run-110" in page.data
+    js = client.get("/vendor/leaflet/leaflet.js")
+    assert js.status_code == 200 and b"Leaflet" in js.data[:400]
+    assert client.get("/vendor/leaflet/../../errors.py").status_code == 404
+    assert client.get("/static/review.js").status_code == 200
+
+
+def test_run_and_filters(client: Any, run: tuple[Path, Any]) -> None:
+    _, sample = run
+    info = client.get("/api/run").get_json()
+    assert info["counts"] == {"unreviewed": 32, "confirmed": 2, "rejected": 1, "needs_revisit": 1}
+    assert info["route"]["features"][0]["geometry"]["type"] == "LineString"
+    assert info["info"]["asset_id"] == "110 01"
+    all_ = client.get("/api/defects").get_json()
+    assert len(all_["features"]) == 36
+    f0 = all_["features"][0]["properties"]
+    assert (
+        f0["chainage_m"] == pytest.approx(sample.defects.chainage_m[0]) and f0["thermal_crop"] == ""
+    )
+    conf = client.get("/api/defects?decision=confirmed").get_json()
+    assert sorted(f["id"] for f in conf["features"]) == ["D0001", "D0005"]
+    cls = sample.defects.class_name[0]
+    by_cls = client.get(f"/api/defects?class={cls}&min_severity=1").get_json()
+    assert len(by_cls["features"]) == int((sample.defects.class_name == cls).sum())
+    q = client.get("/api/defects?q=on+site").get_json()  # searches review comments too
+    assert len(q["features"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "message"),
+    [
+        ("/api/defects?min_severity=9", 400, "min_severity must be 1..5"),
+        ("/api/defects?decision=maybe", 400, "decision must be one of"),
+        ("/api/defects?colour=red", 400, "unknown parameters ['colour']"),
+        ("/api/defects/D9999", 404, "no defect 'D9999'"),
+        ("/evidence/../../../etc/passwd", 404, ""),
+        ("/evidence/defects.gpkg", 404, ""),
+        ("/nowhere", 404, ""),
+    ],
+)
+def test_bad_reads(client: Any, url: str, status: int, message: str) -> None:
+    r = client.get(url)
+    assert r.status_code == status and message in r.get_json()["error"]
+
+
+def test_detail_with_sightings_history_and_evidence(client: Any, run: tuple[Path, Any]) -> None:
+    _, sample = run
+    d = client.get("/api/defects/D0005").get_json()
+    assert [h["decision"] for h in d["history"]] == ["confirmed"] and d["history"][0][
+        "reviewer"
+    ] == "eva"
+    assert len(d["sightings"]) == sample.defects.n_sightings[4]
+    img = client.get("/evidence/" + d["properties"]["rgb_crop"])
+    assert img.status_code == 200 and img.data[:2] == b"\xff\xd8"
+
+
+def test_decision_is_saved_at_once(client: Any, run: tuple[Path, Any]) -> None:
+    r = client.post(
+        "/api/defects/D0010/review",
+        json={
+            "decision": "confirmed",
+            "severity": 4,
+            "comment": " seen on site ",
+            "reviewer": "Jo",
+        },
+    )
+    assert r.status_code == 200
+    p = r.get_json()["properties"]
+    assert (
+        p["decision"],
+        p["reviewer"],
+        p["reviewed_severity"],
+        p["final_severity"],
+        p["review_comment"],
+    ) == ("confirmed", "Jo", 4, 4, "seen on site")
+    with open_run_store(run[0]) as st:  # another connection, as after a restart
+        d = st.defect("D0010")
+        assert (d.decision, d.reviewer, d.reviewed_severity) == ("confirmed", "Jo", 4)
+        assert abs(d.decided_t_s - __import__("time").time()) < 60
+    # no reviewer in the body: the app's default reviewer
+    r = client.post("/api/defects/D0011/review", json={"decision": "needs_revisit"})
+    assert r.get_json()["properties"]["reviewer"] == "tester"
+    # undo is a decision too, kept in the history
+    client.post("/api/defects/D0010/review", json={"decision": "unreviewed", "reviewer": "Jo"})
+    hist = client.get("/api/defects/D0010").get_json()["history"]
+    assert [h["decision"] for h in hist] == ["confirmed", "unreviewed"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "status", "message"),
+    [
+        (
+            {"data": "decision=confirmed", "content_type": "application/x-www-form-urlencoded"},
+            415,
+            "application/json",
+        ),
+        ({"data": "{not json", "content_type": "application/json"}, 400, "JSON object"),
+        ({"json": ["confirmed"]}, 400, "JSON object"),
+        ({"json": {"decision": "approve"}}, 400, "decision must be one of"),
+        ({"json": {"decision": "confirmed", "severity": 7}}, 400, "severity must be an integer"),
+        ({"json": {"decision": "confirmed", "severity": "5"}}, 400, "severity must be an integer"),
+        ({"json": {"decision": "confirmed", "comment": 5}}, 400, "comment must be text"),
+        ({"json": {"decision": "confirmed", "reviewer": "  "}}, 400, "reviewer must be a name"),
+        ({"json": {"decision": "confirmed", "sql": "drop"}}, 400, "unknown keys ['sql']"),
+        ({"json": {"decision": "confirmed", "comment": "x" * 70000}}, 413, ""),
+    ],
+)
+def test_malformed_decisions_are_4xx_and_change_nothing(
+    client: Any, run: tuple[Path, Any], kw: dict[str, Any], status: int, message: str
+) -> None:
+    r = client.post("/api/defects/D0003/review", **kw)
+    assert r.status_code == status and message in r.get_json()["error"]
+    with open_run_store(run[0]) as st:
+        assert st.reviews("D0003") == []
+
+
+def test_unknown_defect_and_wrong_method(client: Any) -> None:
+    r = client.post("/api/defects/D9999/review", json={"decision": "confirmed"})
+    assert r.status_code == 404
+    assert client.delete("/api/defects/D0001").status_code == 405
+
+
+def test_host_and_origin_checks(client: Any) -> None:
+    r = client.get("/api/run", headers={"Host": "evil.example:8765"})
+    assert r.status_code == 400 and "unexpected Host" in r.get_json()["error"]
+    r = client.post(
+        "/api/defects/D0003/review",
+        json={"decision": "rejected"},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert r.status_code == 403
+    r = client.post(
+        "/api/defects/D0003/review",
+        json={"decision": "rejected"},
+        headers={"Origin": "http://localhost"},
+    )
+    assert r.status_code == 200
