@@ -236,3 +236,38 @@ def test_writer_refuses_bad_counts(tmp_path: Path) -> None:
         write_flir_rjpeg(tmp_path / "x.jpg", np.full((4, 4), -3.0), CAL)
     with pytest.raises(ValueError, match="2-D"):
         write_flir_rjpeg(tmp_path / "x.jpg", np.zeros(8, np.uint16), CAL)
+
+
+def test_why_flirpy_is_0_6_degc_off_on_ir_2412(thermal_data: Path) -> None:
+    """flirpy divides humidity by 100 only when it exceeds 100 %: exiftool's "50.0 %" stays 50,
+    so its water-vapour term is 100x too large and the transmission too low (0.958, not
+    0.996 over 0.5 m): everything comes out ~0.6 degC warm. Given the fraction, it is exact."""
+    from flirpy.util.raw import raw2temp
+
+    f = read_thermal(thermal_data / "flir_rjpeg/IR_2412.jpg")
+    ref = np.fromfile(
+        thermal_data / "flir_rjpeg/IR_2412_tempC_W640_H480_float32le.raw", "<f4"
+    ).reshape(480, 640)
+    c = f.calibration
+    meta = {
+        "Atmospheric Trans Alpha 1": c.atm_alpha1,
+        "Atmospheric Trans Alpha 2": c.atm_alpha2,
+        "Atmospheric Trans Beta 1": c.atm_beta1,
+        "Atmospheric Trans Beta 2": c.atm_beta2,
+        "Atmospheric Trans X": c.atm_x,
+        "Planck R1": c.planck_r1,
+        "Planck R2": c.planck_r2,
+        "Planck O": c.planck_o,
+        "Planck B": c.planck_b,
+        "Planck F": c.planck_f,
+        "Emissivity": c.emissivity,
+        "IR Window Transmission": c.ir_window_transmission,
+        "IR Window Temperature": "20.0 C",
+        "Object Distance": "1.00 m",
+        "Atmospheric Temperature": "20.0 C",
+        "Reflected Apparent Temperature": "20.0 C",
+    }
+    as_exiftool_prints = raw2temp(f.raw.astype(np.float64), meta | {"Relative Humidity": "50.0 %"})
+    as_fraction = raw2temp(f.raw.astype(np.float64), meta | {"Relative Humidity": "0.5"})
+    assert (as_exiftool_prints - ref).mean() == pytest.approx(0.63, abs=0.03)
+    assert np.abs(as_fraction - ref).max() <= 0.05
