@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # System packages some tests need, from Debian: headless Chromium (map rendering and the review
 # app are tested in a real browser) and PostgreSQL + PostGIS (the PostGIS defect store is tested
-# against a real server on loopback). Installs what is missing when run as root with apt-get;
-# exiftool, to check that the FLIR R-JPEGs we write are read by the reference tool.
-# otherwise says what is missing, and those tests skip with that reason.
+# against a real server on loopback), and exiftool (the R-JPEGs we write are checked against the
+# reference tool). Installs what is missing when run as root with apt-get; otherwise says what is
+# missing, and those tests skip with that reason.
 set -u
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
