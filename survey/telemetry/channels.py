@@ -112,13 +112,27 @@ def euler_from_quaternion(
     >>> r, p, yw = euler_from_quaternion([np.cos(np.pi / 8)], [0.0], [0.0], [np.sin(np.pi / 8)])
     >>> float(r[0]), float(p[0]), round(float(yw[0]), 6)
     (0.0, 0.0, 45.0)
+
+    A nadir gimbal turned to yaw 45 (gimbal lock), quaternion stored as float32 by MAVLink:
+
+    >>> q = np.float32([0.6532815, 0.2705981, -0.6532815, 0.2705981])
+    >>> r, p, yw = euler_from_quaternion(*q)
+    >>> round(float(yw), 3), round(float(p), 3), float(r)
+    (45.0, -90.0, 0.0)
     """
     w, x, y, z = (np.asarray(a, np.float64) for a in (w, x, y, z))
     norm = np.sqrt(w * w + x * x + y * y + z * z)
     with np.errstate(invalid="ignore", divide="ignore"):
         w, x, y, z = w / norm, x / norm, y / norm, z / norm
+    sinp = np.clip(2 * (w * y - z * x), -1.0, 1.0)
     roll = np.degrees(np.arctan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y)))
-    pitch = np.degrees(np.arcsin(np.clip(2 * (w * y - z * x), -1.0, 1.0)))
+    pitch = np.degrees(np.arcsin(sinp))
     yaw = np.degrees(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+    # gimbal lock (a nadir camera): only yaw -/+ roll is defined; as scipy does, roll = 0 and
+    # the whole turn is yaw (exact for R = Rz(yaw) Ry(pitch) with no roll)
+    lock = 1.0 - np.abs(sinp) < 1e-6
+    if np.any(lock):
+        roll = np.where(lock, 0.0, roll)
+        yaw = np.where(lock, np.degrees(np.arctan2(-2 * (x * y - w * z), 1 - 2 * (x * x + z * z))), yaw)
     yaw = (yaw + 180.0) % 360.0 - 180.0
     return roll + 0.0, pitch + 0.0, yaw + 0.0

@@ -128,15 +128,18 @@ def _parse_block(b: _Block) -> dict[str, Any]:
     wall = parse_wall_clock(text)
     if wall is not None:
         rec["t_wall"] = wall[0]
-    for group in _BRACKET.findall(text):
-        for key, val in _KV.findall(group):
+    groups = _BRACKET.findall(text)
+    if groups:
+        kv: dict[str, float] = {}
+        for key, val in _KV.findall(" ] ".join(groups)):
             k = key.lower()
             if k in _LAT_KEYS:
                 rec["lat"] = _num(val)
             elif k in _LON_KEYS:
                 rec["lon"] = _num(val)
             else:
-                rec.setdefault("kv", {})[k] = val
+                kv[k] = _num(val)
+        rec["kv"] = kv
     for label, inner in _TUPLE.findall(text):
         parts = [p.strip() for p in inner.split(",")]
         if label == "GPS":
@@ -261,10 +264,16 @@ def parse_srt_text(text: str, *, source: str | Path = "") -> PoseTrack:
         )
 
     # altitude, by label
-    kv = [r.get("kv", {}) for r in recs]
+    kv_cols: dict[str, np.ndarray] = {}
+    for i, r in enumerate(recs):
+        for k, v in r.get("kv", {}).items():
+            col = kv_cols.get(k)
+            if col is None:
+                col = kv_cols[k] = np.full(n, np.nan)
+            col[i] = v
 
     def kvnum(name: str) -> np.ndarray:
-        return _column(kv, lambda d: _num(d[name]) if name in d else None)
+        return kv_cols[name].copy() if name in kv_cols else np.full(n, np.nan)
 
     alt_ref: AltRef = "unknown"
     alt = np.full(n, np.nan)

@@ -1,0 +1,96 @@
+"""Benchmark: parse time and memory of the largest flight logs in ../shared/data/telemetry.
+
+Each file is read in a fresh Python process (so peak memory is that file's alone): the time of
+the reader (best of ``--repeat`` runs, after one warm-up; wall clock and CPU time, the latter
+less disturbed by other work on the machine), the time with the sanity filters,
+the peak of Python allocations (tracemalloc) and the process's peak resident memory minus its
+resident memory before reading (imports included before).
+
+    .venv/bin/python bench/telemetry_parse.py [--repeat 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "telemetry"
+FILES = [
+    "dji_srt/MAVIC3.srt",
+    "dji_srt/m2zoom.SRT",
+    "ardupilot/erle_Loiter_RTL.bin",
+    "dji_flightlog_csv/P4P_2018-07-04_flightrecord.csv",
+    "ardupilot/vtol.tlog",
+    "px4/sample_log_small.ulg",
+    "dji_image_metadata/agung2_image_metadata.csv",
+    "misb_klv/Cheyenne.bin",
+]
+
+CHILD = r"""
+import json, resource, sys, time, tracemalloc
+from pathlib import Path
+from survey.telemetry.read import _reader, sniff_kind
+from survey.telemetry.sanity import check_track
+import pymavlink.DFReader, pyulog, pyproj  # imports are not part of the measurement
+path, repeat = Path(sys.argv[1]), int(sys.argv[2])
+read = _reader(sniff_kind(path))
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
+tr = read(path)
+peak_py = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+best = best_checked = best_cpu = float("inf")
+for _ in range(repeat):
+    c0 = time.process_time(); t0 = time.perf_counter(); tr = read(path); t1 = time.perf_counter()
+    c1 = time.process_time(); check_track(tr); t2 = time.perf_counter()
+    best, best_checked, best_cpu = min(best, t1 - t0), min(best_checked, t2 - t0), min(best_cpu, c1 - c0)
+print(json.dumps({"samples": len(tr), "read_s": best, "read_and_check_s": best_checked, "read_cpu_s": best_cpu,
+                  "peak_python_mib": peak_py / 2**20, "peak_rss_growth_mib": (rss1 - rss0) / 1024}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    for rel in FILES:
+        p = DATA / rel
+        if not p.is_file():
+            print(f"skip {rel}: absent", file=sys.stderr)
+            continue
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(p), str(args.repeat)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r.update(file=rel, mib=p.stat().st_size / 2**20)
+        rows.append(r)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)\n")
+    print(
+        "| file | size (MiB) | samples | read CPU (s) | read wall (s) | read + sanity wall (s) "
+        "| peak Python alloc (MiB) | peak RSS growth (MiB) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['file']} | {r['mib']:.2f} | {r['samples']} | {r['read_cpu_s']:.3f} | {r['read_s']:.3f} | "
+            f"{r['read_and_check_s']:.3f} | {r['peak_python_mib']:.1f} | {r['peak_rss_growth_mib']:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
