@@ -34,6 +34,8 @@ _LAZY: dict[str, str] = {
     "estimate_offset_by_tracks": "survey.telemetry.sync_series",
     "estimate_offset_by_correlation": "survey.telemetry.sync_series",
     "video_motion": "survey.telemetry.motion",
+    "sync_photos": "survey.telemetry.timesync",
+    "sync_video": "survey.telemetry.timesync",
     "PhotoMeta": "survey.telemetry.photos",
     "read_photo": "survey.telemetry.photos",
     "read_photos": "survey.telemetry.photos",

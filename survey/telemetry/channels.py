@@ -133,6 +133,8 @@ def euler_from_quaternion(
     lock = 1.0 - np.abs(sinp) < 1e-6
     if np.any(lock):
         roll = np.where(lock, 0.0, roll)
-        yaw = np.where(lock, np.degrees(np.arctan2(-2 * (x * y - w * z), 1 - 2 * (x * x + z * z))), yaw)
+        yaw = np.where(
+            lock, np.degrees(np.arctan2(-2 * (x * y - w * z), 1 - 2 * (x * x + z * z))), yaw
+        )
     yaw = (yaw + 180.0) % 360.0 - 180.0
     return roll + 0.0, pitch + 0.0, yaw + 0.0

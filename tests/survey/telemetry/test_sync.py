@@ -149,3 +149,59 @@ def test_video_wall_clocks_of_real_srts(tele: Path, read) -> None:  # type: igno
     # subtitle 1 (00:00:01) reads 2018.08.19 08:00:36: the true time lies in [36, 37)
     t1 = buggy.apply(1.0)
     assert 1534665636.0 <= t1 < 1534665637.0
+
+
+def _survey_log(offset_cam: float) -> tuple[PoseTrack, PoseTrack]:
+    """A log with camera events and the photos a camera with a wrong clock took."""
+    t = np.arange(0, 300, 0.1) + 1.7e9
+    lat = 47 + 9 * (t - t[0]) / M_PER_DEG
+    lon = 8 + 40 * np.sin((t - t[0]) / 25) / (M_PER_DEG * 0.68)
+    ev_t = t[50::23][:100]
+    ev = CameraEvents.build(
+        ev_t,
+        image_index=np.arange(ev_t.size),
+        lat_deg=np.interp(ev_t, t, lat),
+        lon_deg=np.interp(ev_t, t, lon),
+    )
+    log = PoseTrack.build(t, lat_deg=lat, lon_deg=lon, speed_mps=9.0, events=ev)
+    cam_t = np.round(ev_t - offset_cam, 3)
+    photos = PoseTrack.build(cam_t, lat_deg=ev.lat_deg, lon_deg=ev.lon_deg, time_base="local")
+    return photos, log
+
+
+def test_sync_photos_prefers_events_then_positions() -> None:
+    from survey.telemetry.timesync import sync_photos
+
+    photos, log = _survey_log(3600 - 0.2463)
+    est = sync_photos(photos, log)
+    assert est.method == "event matching with positions" and abs(est.offset_s - 3599.7537) < 0.002
+    no_events = log.replace(events=None)
+    est = sync_photos(photos, no_events)
+    assert est.method == "track alignment" and abs(est.offset_s - 3599.7537) < 0.05
+
+
+def test_sync_video_from_motion(tmp_path: Path) -> None:
+    import cv2
+
+    from survey.telemetry.timesync import sync_video
+
+    rng = np.random.default_rng(5)
+    tex = cv2.GaussianBlur((rng.random((200, 2600)) * 255).astype(np.uint8), (0, 0), 2)
+    fps, n = 25.0, 250
+    tv = np.arange(n) / fps
+    speed_px = 50 + 30 * np.sin(tv / 1.3) + 20 * np.sin(tv / 0.45)
+    pos = np.cumsum(speed_px / fps)
+    path = tmp_path / "v.mp4"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (160, 120))
+    for k in range(n):
+        x = int(pos[k])
+        w.write(cv2.cvtColor(tex[40:160, x : x + 160], cv2.COLOR_GRAY2BGR))
+    w.release()
+    start = 1.7e9 + 42.123  # log time of the first frame
+    t = np.arange(-20, 40, 0.1)
+    log = PoseTrack.build(
+        t + 1.7e9 + 42.123, lat_deg=47.0, lon_deg=8.0, speed_mps=0.04 * np.interp(t, tv, speed_px)
+    )
+    est = sync_video(None, log, video_path=path)
+    assert est.method == "image motion vs ground speed"
+    assert abs(est.offset_s - start) < 1 / fps
