@@ -120,21 +120,21 @@ def euler_from_quaternion(
     >>> round(float(yw), 3), round(float(p), 3), float(r)
     (45.0, -90.0, 0.0)
     """
-    w, x, y, z = (np.asarray(a, np.float64) for a in (w, x, y, z))
-    norm = np.sqrt(w * w + x * x + y * y + z * z)
+    q = np.stack(np.broadcast_arrays(*(np.asarray(a, np.float64) for a in (w, x, y, z))))
     with np.errstate(invalid="ignore", divide="ignore"):
-        w, x, y, z = w / norm, x / norm, y / norm, z / norm
-    sinp = np.clip(2 * (w * y - z * x), -1.0, 1.0)
-    roll = np.degrees(np.arctan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y)))
+        q = q / np.sqrt((q * q).sum(axis=0))
+    qw, qx, qy, qz = q[0], q[1], q[2], q[3]
+    sinp = np.clip(2 * (qw * qy - qz * qx), -1.0, 1.0)
+    roll = np.degrees(np.arctan2(2 * (qw * qx + qy * qz), 1 - 2 * (qx * qx + qy * qy)))
     pitch = np.degrees(np.arcsin(sinp))
-    yaw = np.degrees(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+    yaw = np.degrees(np.arctan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz)))
     # gimbal lock (a nadir camera): only yaw -/+ roll is defined; as scipy does, roll = 0 and
     # the whole turn is yaw (exact for R = Rz(yaw) Ry(pitch) with no roll)
     lock = 1.0 - np.abs(sinp) < 1e-6
     if np.any(lock):
         roll = np.where(lock, 0.0, roll)
         yaw = np.where(
-            lock, np.degrees(np.arctan2(-2 * (x * y - w * z), 1 - 2 * (x * x + z * z))), yaw
+            lock, np.degrees(np.arctan2(-2 * (qx * qy - qw * qz), 1 - 2 * (qx * qx + qz * qz))), yaw
         )
     yaw = (yaw + 180.0) % 360.0 - 180.0
     return roll + 0.0, pitch + 0.0, yaw + 0.0

@@ -165,8 +165,8 @@ def read_photo(path: str | Path, *, head_bytes: int = 1 << 20) -> PhotoMeta:
         with Image.open(p) as im:
             size = im.size
             exif = im.getexif()
-            gdal = str(im.tag_v2.get(42112, "")) if im.format == "TIFF" else ""
-            xmp_tiff = im.tag_v2.get(700) if im.format == "TIFF" else None
+            gdal = str(im.tag_v2.get(42112, "")) if im.format == "TIFF" else ""  # type: ignore[attr-defined]
+            xmp_tiff = im.tag_v2.get(700) if im.format == "TIFF" else None  # type: ignore[attr-defined]
     except (UnidentifiedImageError, OSError) as exc:
         raise TelemetryFormatError(f"not a readable JPEG/TIFF image ({exc})", path=p) from exc
     xmp = _xmp(head)
@@ -188,7 +188,8 @@ def read_photo(path: str | Path, *, head_bytes: int = 1 << 20) -> PhotoMeta:
                 "no capture time: expected EXIF DateTimeOriginal or XMP CreateDate", path=p
             )
         warnings.append("no EXIF DateTimeOriginal: time from XMP CreateDate")
-    t, zone = parsed
+    t: float = parsed[0]
+    zone: float | None = parsed[1]
     subsec_txt = str(sub.get(0x9291) or gd.get("SubSecTimeOriginal") or "").strip("\x00 ")
     subsec = bool(subsec_txt.isdigit())
     if subsec:
@@ -199,9 +200,9 @@ def read_photo(path: str | Path, *, head_bytes: int = 1 << 20) -> PhotoMeta:
         zone = z[1] if z else None
         t -= zone or 0.0
     elif zone is None:
-        created = parse_wall_clock(xmp.get("xmp:CreateDate", ""))
-        if created and created[1] is not None and abs(created[0] + created[1] - t) < 1.0:
-            zone = created[1]
+        made = parse_wall_clock(xmp.get("xmp:CreateDate", ""))
+        if made and made[1] is not None and abs(made[0] + made[1] - t) < 1.0:
+            zone = made[1]
             t -= zone
     time_base: TimeBase = "utc" if zone is not None else "local"
 
@@ -248,6 +249,8 @@ def read_photo(path: str | Path, *, head_bytes: int = 1 << 20) -> PhotoMeta:
     dewarp_txt = xmp.get("drone-dji:DewarpData", "")
     dewarp_date, _, dewarp_vals = dewarp_txt.strip().partition(";")
     dewarp = tuple(_f(v) for v in dewarp_vals.split(",")) if dewarp_vals else ()
+    exif_w = int(_f(sub.get(0xA002) or gd.get("PixelXDimension") or size[0]))
+    exif_h = int(_f(sub.get(0xA003) or gd.get("PixelYDimension") or size[1]))
     make = str(ifd0.get(0x010F) or xmp.get("tiff:Make") or gd.get("Make") or "").strip("\x00 ")
     model = str(ifd0.get(0x0110) or xmp.get("tiff:Model") or gd.get("Model") or "").strip("\x00 ")
     return PhotoMeta(
@@ -273,12 +276,8 @@ def read_photo(path: str | Path, *, head_bytes: int = 1 << 20) -> PhotoMeta:
         model=model,
         width_px=int(size[0]),
         height_px=int(size[1]),
-        exif_width_px=int(_f(sub.get(0xA002) or gd.get("PixelXDimension")) or 0)
-        if (sub.get(0xA002) or gd.get("PixelXDimension"))
-        else int(size[0]),
-        exif_height_px=int(_f(sub.get(0xA003) or gd.get("PixelYDimension")) or 0)
-        if (sub.get(0xA003) or gd.get("PixelYDimension"))
-        else int(size[1]),
+        exif_width_px=exif_w,
+        exif_height_px=exif_h,
         focal_length_mm=_f(sub.get(0x920A) or gd.get("FocalLength", "").strip("()")),
         focal_length_35mm=_f(sub.get(0xA405) or gd.get("FocalLengthIn35mmFilm")),
         calibrated_focal_px=x("CalibratedFocalLength"),
