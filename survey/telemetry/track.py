@@ -300,8 +300,11 @@ class PoseTrack:
 
     def with_warnings(self, *messages: str) -> PoseTrack:
         """A copy with ``messages`` added to :attr:`warnings` (duplicates skipped)."""
-        new = tuple(m for m in messages if m not in self.warnings)
-        return dataclasses.replace(self, warnings=self.warnings + new)
+        out = list(self.warnings)
+        for m in messages:
+            if m not in out:
+                out.append(m)
+        return dataclasses.replace(self, warnings=tuple(out))
 
     @property
     def duration_s(self) -> float:
