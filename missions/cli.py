@@ -1,21 +1,226 @@
-"""Commands that ``missions`` adds to ``survey`` through the ``survey.commands`` entry points."""
+"""Commands that ``missions`` adds to ``survey`` through the ``survey.commands`` entry points.
+
+``survey simulate`` flies the simulator (or renders a COCO training set with ``--dataset N``);
+``survey demo`` runs a short simulated flight and says what it wrote. Heavy imports happen
+inside the commands, so ``survey --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
+from typing import Any
 
 import click
 
-__all__ = ["demo"]
+from missions.errors import MissionError
+
+__all__ = ["demo", "simulate"]
+
+
+def _fail(exc: MissionError) -> click.ClickException:
+    return click.ClickException(str(exc))
 
 
 @click.command()
-def demo() -> None:
-    """Run the built-in demonstration and say what it did."""
-    t0 = time.perf_counter()
-    click.echo("survey demo: checking the installed stack (the simulator and pipeline come next)")
-    from models.check import build_check_model
+@click.option(
+    "--asset",
+    type=click.Choice(["rail", "pipeline"]),
+    default=None,
+    help="Asset kind (default rail).",
+)
+@click.option(
+    "--geometry",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="LineString/MultiLineString file (GeoJSON, GPKG, SHP); default: the bundled "
+    "OSM railway, or the shared Adria-Wien pipeline route.",
+)
+@click.option(
+    "--feature",
+    default=None,
+    help="Feature id, name or row index in the file (default: the longest line).",
+)
+@click.option("--start-m", type=float, default=None, help="Chainage where the flight starts (m).")
+@click.option("--length-m", type=float, default=None, help="Length of the flown stretch (m).")
+@click.option("--seed", type=int, default=None, help="Seed of everything random.")
+@click.option("--terrain", default=None, help="flat, hilly, or a GeoTIFF DEM path.")
+@click.option(
+    "--altitude-m",
+    "altitude_agl_m",
+    type=float,
+    default=None,
+    help="Height above ground (default 25 rail, 60 pipeline).",
+)
+@click.option("--speed", "speed_m_s", type=float, default=None, help="Ground speed, m/s.")
+@click.option("--offset-m", type=float, default=None, help="Lateral offset, positive left.")
+@click.option(
+    "--gimbal-pitch",
+    "gimbal_pitch_deg",
+    type=float,
+    default=None,
+    help="Gimbal pitch in degrees (-90 nadir, e.g. -45 oblique).",
+)
+@click.option("--gnss", type=click.Choice(["standard", "rtk"]), default=None)
+@click.option("--no-errors", is_flag=True, help="Logged poses equal the true ones.")
+@click.option("--video", default=None, help="RGB video WxH@fps, or 'none' (default 1280x720@30).")
+@click.option("--stills-every-m", type=float, default=None, help="RGB still every N m (0 = none).")
+@click.option("--still-size", default=None, help="RGB still size WxH (default 4000x3000).")
+@click.option(
+    "--thermal-every-s", type=float, default=None, help="Thermal frame every N s (0 = none)."
+)
+@click.option("--thermal-scene", type=click.Choice(["auto", "day", "night"]), default=None)
+@click.option("--pipe-style", type=click.Choice(["buried", "above"]), default=None)
+@click.option(
+    "--density",
+    "defect_density",
+    type=float,
+    default=None,
+    help="Scale of the defect rates (default 1).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="TOML file with a [simulate] table (every setting); options override it.",
+)
+@click.option(
+    "--dataset",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Instead of a flight, render a COCO training set of N frames.",
+)
+@click.option(
+    "--band",
+    type=click.Choice(["rgb", "thermal"]),
+    default="rgb",
+    help="Band of the --dataset frames.",
+)
+@click.option("--size", default="1024x768", help="Frame size of the --dataset frames.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace a previous simulation in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def simulate(
+    plan_path: str | None,
+    dataset: int | None,
+    band: str,
+    size: str,
+    out: str,
+    overwrite: bool,
+    as_json: bool,
+    no_errors: bool,
+    video: str | None,
+    **options: Any,
+) -> None:
+    """Simulate a survey flight over a real line, with exact ground truth.
 
-    summary = build_check_model()
-    click.echo(f"  detectron2: {summary}")
-    click.echo(f"done in {time.perf_counter() - t0:.1f} s")
+    Writes a flight folder in real formats (MP4 + DJI SRT, DJI JPEG stills, FLIR radiometric
+    JPEGs, MAVLink tlog, CSV log) and truth/ (defects.gpkg, true and logged poses, COCO masks
+    per camera, scenario.json). With --dataset N, writes a COCO training set instead.
+    """
+    from missions.sim.config import SimConfig, load_sim_config, parse_size
+
+    try:
+        if dataset is not None:
+            from missions.sim.dataset import DatasetSpec, make_dataset
+
+            w, h = parse_size(size)
+            spec = DatasetSpec(
+                n_images=dataset,
+                seed=options.get("seed") or 0,
+                band=band,
+                width_px=w,
+                height_px=h,
+                assets=(options["asset"],) if options.get("asset") else ("rail", "pipeline"),
+                geometry=options.get("geometry") or "",
+            )
+            t0 = time.perf_counter()
+            summary = make_dataset(spec, out, progress=not as_json)
+            summary["elapsed_s"] = round(time.perf_counter() - t0, 1)
+            _report(summary, as_json, f"wrote a COCO training set to {out}")
+            return
+        if no_errors:
+            options["errors"] = "none"
+        if video is not None:
+            options["video"] = "" if video.lower() in ("none", "off", "") else video
+        overrides = {k: v for k, v in options.items() if v is not None}
+        for k in ("geometry", "feature"):
+            if k in overrides:
+                overrides[k] = str(overrides[k])
+        cfg = load_sim_config(plan_path, **overrides) if plan_path else SimConfig(**overrides)
+        from missions.sim.simulate import simulate_flight
+
+        res = simulate_flight(cfg, out, overwrite=overwrite, progress=not as_json)
+    except MissionError as exc:
+        raise _fail(exc) from exc
+    summary = res.to_dict()
+    if not as_json:
+        summary["files"] = {
+            k: (v if len(v) <= 4 else v[:3] + [f"... {len(v)} files"])
+            for k, v in summary["files"].items()
+        }
+    _report(summary, as_json, f"wrote a simulated flight to {out}")
+
+
+def _report(summary: dict[str, Any], as_json: bool, headline: str) -> None:
+    if as_json:
+        click.echo(json.dumps(summary, indent=1, default=str))
+        return
+    click.echo(headline)
+    for k, v in summary.items():
+        if isinstance(v, dict):
+            click.echo(f"  {k}:")
+            for kk, vv in v.items():
+                click.echo(f"    {kk}: {vv}")
+        else:
+            click.echo(f"  {k}: {v}")
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="demo_flight",
+    show_default=True,
+    help="Where the demonstration flight goes (replaced if it exists).",
+)
+def demo(out: str) -> None:
+    """Run the built-in demonstration: a short simulated rail survey, and say what it wrote."""
+    from missions.sim.config import SimConfig
+    from missions.sim.simulate import simulate_flight
+
+    t0 = time.perf_counter()
+    click.echo(
+        "survey demo: simulating a 120 m rail survey over the bundled OSM line "
+        "(the processing pipeline comes next)"
+    )
+    cfg = SimConfig(
+        asset="rail",
+        start_m=600.0,
+        length_m=120.0,
+        seed=7,
+        video="1280x720@30",
+        stills_every_m=30.0,
+        still_size="2000x1500",
+        thermal_every_s=1.0,
+        defect_density=2.0,
+    )
+    try:
+        res = simulate_flight(cfg, out, overwrite=True, progress=True)
+    except MissionError as exc:
+        raise _fail(exc) from exc
+    p = Path(out)
+    click.echo(f"wrote {p.resolve()}:")
+    for kind, files in res.files.items():
+        size = sum((p / f).stat().st_size for f in files) / 1e6
+        click.echo(f"  {kind + '/':8s} {len(files):4d} files, {size:7.1f} MB  e.g. {files[0]}")
+    click.echo(
+        f"  frames: {res.frames}; defects: {res.defects}, thermal look-alikes: {res.lookalikes}"
+    )
+    click.echo(
+        f"  flight {res.flight_s:.0f} s simulated in {time.perf_counter() - t0:.1f} s; "
+        f"see {p / 'truth' / 'scenario.json'} and {p / 'truth' / 'defects.gpkg'}"
+    )

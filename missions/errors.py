@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from os import PathLike
 
-__all__ = ["MissionError"]
+__all__ = [
+    "GeometryError",
+    "MissionError",
+    "SimInputNotFoundError",
+    "SimulationError",
+    "TerrainError",
+]
 
 
 class MissionError(Exception):
@@ -31,3 +37,19 @@ class MissionError(Exception):
         self.message, self.path, self.where = message, None if path is None else str(path), where
         loc = ", ".join(x for x in (self.path, self.where) if x)
         super().__init__(f"{loc}: {message}" if loc else message)
+
+
+class SimulationError(MissionError, ValueError):
+    """A simulation request is invalid: a bad argument, an impossible flight plan."""
+
+
+class GeometryError(MissionError, ValueError):
+    """An asset geometry file or line is unusable (no lines, too short, wrong CRS)."""
+
+
+class TerrainError(MissionError, ValueError):
+    """The terrain model is unusable, or the flight would go below the terrain."""
+
+
+class SimInputNotFoundError(MissionError, FileNotFoundError):
+    """A file the simulation needs (geometry, DEM) does not exist."""
