@@ -405,6 +405,7 @@ def _labelled(p: Path, header: list[str], rows: list[dict[str, str]]) -> PoseTra
     for h in header:
         if _norm(h)[0] in ("frame", "frame_index", "frame_idx"):
             extra["frame"] = np.nan_to_num(_num_col(rows, h), nan=-1).astype(np.int64)
+    events = _csv_events(rows, header, t, lat, lon, alt)
     return PoseTrack.build(
         t,
         lat_deg=lat,
@@ -429,5 +430,34 @@ def _labelled(p: Path, header: list[str], rows: list[dict[str, str]]) -> PoseTra
         source=str(p),
         warnings=warnings,
         extra=extra,
+        events=events,
         meta={"layout": "labelled_csv", "columns": {k: v for k, v in f.items() if v}},
+    )
+
+
+def _csv_events(
+    rows: list[dict[str, str]],
+    header: list[str],
+    t: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    alt: np.ndarray,
+) -> CameraEvents | None:
+    """Camera events from an ``event`` column: rows reading ``photo``, ``photo:<cam>:<img>``,
+    ``cam``, ``trigger`` or ``capture`` (the last integer is the image number)."""
+    col = next((h for h in header if _norm(h)[0] in ("event", "events", "cam_event")), None)
+    if col is None:
+        return None
+    idx, img = [], []
+    for i, r in enumerate(rows):
+        v = (r.get(col) or "").strip().lower()
+        if v.startswith(("photo", "cam", "trigger", "capture", "shutter")):
+            idx.append(i)
+            nums = re.findall(r"\d+", v)
+            img.append(int(nums[-1]) if nums else -1)
+    if not idx:
+        return None
+    k = np.array(idx)
+    return CameraEvents.build(
+        t[k], image_index=img, lat_deg=lat[k], lon_deg=lon[k], alt_m=alt[k], source=f"CSV {col}"
     )

@@ -48,6 +48,9 @@ def estimate_offset_by_tracks(
 ) -> ClockOffset:
     """Offset that lays the camera's positions onto the log's track (``t_log = t_cam + offset``).
 
+    The search covers every offset that makes the tracks overlap, limited to
+    ``max_clock_offset_s`` when both clocks are wall clocks (not for video or boot time).
+
     Raises
     ------
     TimeSyncError
@@ -63,12 +66,17 @@ def estimate_offset_by_tracks(
     if tc.size > max_samples:
         k = np.linspace(0, tc.size - 1, max_samples).astype(int)
         tc, xc, yc = tc[k], xc[k], yc[k]
-    lo = max(tl[0] - tc[-1], -cfg.max_clock_offset_s)
-    hi = min(tl[-1] - tc[0], cfg.max_clock_offset_s)
+    # a clock that counts from an arbitrary start (video, boot) may be any distance from the
+    # log's; wall clocks are at most max_clock_offset_s apart (time zones, wrong settings)
+    relative = camera.time_base in ("video", "boot", "relative") or log.time_base in (
+        "boot",
+        "relative",
+    )
+    bound = np.inf if relative else cfg.max_clock_offset_s
+    lo = max(tl[0] - tc[-1], -bound)
+    hi = min(tl[-1] - tc[0], bound)
     if lo > hi:
-        raise TimeSyncError(
-            f"the tracks cannot overlap with an offset within +-{cfg.max_clock_offset_s:g} s"
-        )
+        raise TimeSyncError(f"the tracks cannot overlap with an offset within +-{bound:g} s")
     gap = max(cfg.max_gap_s, 2 * float(np.median(np.diff(tl))))
 
     def residuals(off: float) -> tuple[F64, F64, NDArray[np.bool_]]:

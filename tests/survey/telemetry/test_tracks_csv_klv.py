@@ -72,11 +72,13 @@ def test_exiftool_faulty_photos_are_flagged_by_name(tele: Path, read) -> None:  
 def test_labelled_csv_with_units(tmp_path: Path) -> None:
     p = tmp_path / "log.csv"
     p.write_text(
-        "datetime(utc),latitude,longitude,altitude_above_seaLevel(feet),speed(mph),gimbal_pitch(degrees)\n"
-        "2021-05-01 10:00:00.000,47.1,8.2,1000,10,-90\n"
-        "2021-05-01 10:00:00.100,47.1001,8.2001,1010,20,-89\n"
+        "datetime(utc),latitude,longitude,altitude_above_seaLevel(feet),speed(mph),gimbal_pitch(degrees),event\n"
+        "2021-05-01 10:00:00.000,47.1,8.2,1000,10,-90,\n"
+        "2021-05-01 10:00:00.100,47.1001,8.2001,1010,20,-89,photo:0:17\n"
     )
     tr = read_csv_log(p)
+    assert len(tr.events) == 1 and tr.events.image_index.tolist() == [17]  # type: ignore[union-attr]
+    assert tr.events.t_s[0] == tr.t_s[1] and tr.events.lat_deg[0] == 47.1001  # type: ignore[union-attr]
     assert tr.time_base == "utc" and tr.t_s[1] - tr.t_s[0] == pytest.approx(0.1)
     assert tr.alt_m[0] == pytest.approx(304.8) and tr.speed_mps[1] == pytest.approx(8.9408)
     assert tr.gimbal_pitch_deg.tolist() == [-90.0, -89.0] and tr.gimbal_mode == "absolute"
