@@ -7,7 +7,7 @@ own pixel scale (no resize), as the models are trained at the scale of the surve
 
 Examples
 --------
-``Predictor.from_run("runs/rail")`` or ``Predictor.from_run("default")``, then
+``Predictor.from_run("runs/rail")`` or ``Predictor.from_run("maskrcnn")`` (the shipped model), then
 ``dets = predictor(frame)``; ``predictor(frame, roi=corridor_polygon_px)`` restricts the work
 to the asset corridor.
 """
@@ -23,32 +23,37 @@ import numpy as np
 
 from models.detections import Detections
 from models.errors import ModelConfigError, RunNotFoundError
-from models.paste import paste_mask
+from models.runtime.postprocess import raw_to_detections
 
 __all__ = ["Predictor", "find_weights", "instances_to_detections", "load_model"]
 
 log = logging.getLogger(__name__)
 
 
-def find_weights(run: str | Path) -> tuple[Path, Path]:
-    """``(config.yaml, weights)`` of a run folder, a weights file beside its config, or ``default``.
+def find_weights(run: str | Path) -> tuple[Path | None, Path]:
+    """``(config.yaml or None, weights)`` of a run folder, a weights file, or a shipped name.
 
     In a run folder ``model_best.pth`` is preferred, then ``model_final.pth``, then the newest
-    periodic checkpoint.
+    periodic checkpoint. A weights file uses the ``config.yaml`` beside it, else the config
+    embedded in the file (``None`` is returned for the config then). Shipped names are those of
+    :data:`models.default_model.SHIPPED_INSTANCE_MODELS` (``"maskrcnn"``).
     """
-    if str(run) == "default":
-        from models.default_model import default_model_dir
+    from models.default_model import SHIPPED_INSTANCE_MODELS, shipped_instance_model
 
-        run = default_model_dir()
+    if str(run) in SHIPPED_INSTANCE_MODELS:
+        run = shipped_instance_model(str(run))
     p = Path(run)
     if p.is_file():
         cfg = p.parent / "config.yaml"
-        if not cfg.is_file():
-            raise RunNotFoundError("weights file has no config.yaml beside it", path=p)
-        return cfg, p
+        return (cfg if cfg.is_file() else None), p
+    if not p.is_dir():
+        raise RunNotFoundError(
+            f"no run folder, weights file or shipped model of this name (shipped: {', '.join(SHIPPED_INSTANCE_MODELS)})",
+            path=p,
+        )
     if not (p / "config.yaml").is_file():
-        raise RunNotFoundError("not a run folder or weights file (no config.yaml)", path=p)
-    for name in ("model_best.pth", "model_final.pth", "model.pth"):
+        raise RunNotFoundError("not a run folder (no config.yaml)", path=p)
+    for name in ("model_best.pth", "model_final.pth", "model_fp16.pth", "model.pth"):
         if (p / name).is_file():
             return p / "config.yaml", p / name
     ckpts = sorted(p.glob("model_*.pth"))
@@ -58,14 +63,26 @@ def find_weights(run: str | Path) -> tuple[Path, Path]:
 
 
 def load_model(run: str | Path, *, device: str | None = None) -> tuple[Any, Any]:
-    """Build the model of a run (or weights file) and load its weights: ``(model, cfg)``."""
+    """Build the model of a run (or weights file, or shipped name) with its weights: ``(model, cfg)``."""
+    import torch
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
 
-    from models.training.engine import load_run_config
+    from models.training.engine import config_from_text, load_run_config
 
     cfg_path, weights = find_weights(run)
-    cfg = load_run_config(cfg_path.parent)
+    if cfg_path is not None:
+        cfg = load_run_config(cfg_path.parent)
+    else:
+        try:
+            blob = torch.load(str(weights), map_location="cpu", weights_only=True)
+        except (RuntimeError, OSError, EOFError, ValueError) as exc:
+            raise RunNotFoundError(f"not a readable weights file ({exc})", path=weights) from exc
+        if not isinstance(blob, dict) or "config_yaml" not in blob:
+            raise RunNotFoundError(
+                "weights file has no config.yaml beside it and none embedded", path=weights
+            )
+        cfg = config_from_text(blob["config_yaml"], source=weights)
     cfg.defrost()
     cfg.MODEL.WEIGHTS = str(weights)
     if device:
@@ -86,20 +103,16 @@ def instances_to_detections(
 ) -> Detections:
     """Detectron2 ``Instances`` (pre-paste: ``pred_masks`` N x 1 x M x M) -> :class:`Detections`."""
     inst = instances.to("cpu")
-    boxes = inst.pred_boxes.tensor.numpy().astype(np.float32).copy()
-    h, w = image_hw
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
-    scores = inst.scores.numpy().astype(np.float32)
-    classes = inst.pred_classes.numpy().astype(np.int32)
-    keep = (scores >= score_threshold) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    idx = np.flatnonzero(keep)
-    crops = None
-    if inst.has("pred_masks"):
-        probs = inst.pred_masks.numpy()
-        crops = [paste_mask(probs[i], boxes[i], image_hw, mask_threshold) for i in idx]
-    return Detections.from_arrays(
-        boxes[idx], scores[idx], classes[idx], image_hw, mask_crops=crops, class_names=class_names
+    masks = inst.pred_masks.numpy() if inst.has("pred_masks") else None
+    return raw_to_detections(
+        inst.pred_boxes.tensor.numpy(),
+        inst.scores.numpy(),
+        inst.pred_classes.numpy(),
+        masks,
+        image_hw,
+        class_names,
+        score_threshold=score_threshold,
+        mask_threshold=mask_threshold,
     )
 
 
@@ -151,7 +164,7 @@ class Predictor:
 
     @classmethod
     def from_run(cls, run: str | Path, *, device: str | None = None, **kw: Any) -> Predictor:
-        """Load a run folder, a weights file beside its ``config.yaml``, or ``"default"``."""
+        """Load a run folder, a weights file (config beside or embedded), or a shipped name."""
         model, cfg = load_model(run, device=device)
         return cls(model, cfg, **kw)
 

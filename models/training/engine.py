@@ -41,7 +41,15 @@ from models.datasets.base import LabelledDataset
 from models.datasets.sources import combine, load_dataset
 from models.errors import DatasetError, ModelConfigError, RunNotFoundError
 
-__all__ = ["KEEP", "TrainResult", "load_run_config", "load_run_datasets", "new_run_config", "train"]
+__all__ = [
+    "KEEP",
+    "TrainResult",
+    "config_from_text",
+    "load_run_config",
+    "load_run_datasets",
+    "new_run_config",
+    "train",
+]
 
 log = logging.getLogger(__name__)
 KEEP = 2  # periodic checkpoints kept (besides model_final / model_best)
@@ -106,15 +114,27 @@ def load_run_config(run_dir: str | Path) -> Any:
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise RunNotFoundError("not a training run (no config.yaml)", path=run_dir)
-    from models.config import _imports_of, default_cfg
+    return config_from_text(path.read_text(encoding="utf-8"), source=path)
 
-    import_modules(_imports_of(path))
+
+def config_from_text(text: str, *, source: str | Path = "<text>") -> Any:
+    """A full config from saved YAML text (a run's ``config.yaml``, or one embedded in weights)."""
+    import yaml
+    from detectron2.config import CfgNode
+
+    from models.config import default_cfg
+
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ModelConfigError(f"not valid YAML ({exc})", path=source) from exc
+    import_modules(list((doc.get("SURVEY") or {}).get("IMPORTS") or []))
     cfg = default_cfg()
     cfg.set_new_allowed(True)  # a run saved by a newer version may carry extra keys
     try:
-        cfg.merge_from_file(str(path))
+        cfg.merge_from_other_cfg(CfgNode(doc))
     except (KeyError, ValueError, TypeError, AssertionError) as exc:
-        raise ModelConfigError(f"invalid run config ({exc})", path=path) from exc
+        raise ModelConfigError(f"invalid run config ({exc})", path=source) from exc
     cfg.set_new_allowed(False)
     return cfg
 

@@ -1,0 +1,165 @@
+"""The shipped default instance model (Mask R-CNN R18-FPN) and the recipe that makes it.
+
+``Predictor.from_run("maskrcnn")`` loads ``models/weights/maskrcnn_default.pth``: fp16 weights
+with the config embedded (``config_yaml``) and ``meta`` (recipe, data, validation scores). When
+an installation lacks that file, :func:`train_default_model` reproduces it from
+:data:`RECIPE` with this project's own training engine and caches it in
+``$XDG_CACHE_HOME/railpipe-survey`` (``~/.cache/railpipe-survey``), where
+:func:`shipped_instance_model` also looks.
+
+The recipe: preset ``mask_rcnn_R18_FPN_jetson`` (GroupNorm, from scratch), UAV75 train
+split (class ``crack``; planking is formwork, not a defect) plus, when given, simulator
+datasets in COCO form (``survey simulate --dataset``), 256 px crops (80 % centred on a defect),
+instance masks dilated by 2 px (Mask R-CNN's 28x28 targets lose one-pixel cracks otherwise),
+batch 4, AdamW 4e-4 with warm-up and cosine decay, 1 CPU thread, seed 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from models.errors import RunNotFoundError
+
+__all__ = [
+    "RECIPE",
+    "SHIPPED_INSTANCE_MODELS",
+    "cache_dir",
+    "package_run",
+    "shipped_instance_model",
+    "train_default_model",
+]
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+#: shipped name -> file in models/weights (or the cache)
+SHIPPED_INSTANCE_MODELS: dict[str, str] = {"maskrcnn": "maskrcnn_default.pth"}
+
+RECIPE: dict[str, Any] = {
+    "preset": "mask_rcnn_R18_FPN_jetson",
+    "train": ["{shared}/defects/uav75:train"],
+    "val": ["{shared}/defects/uav75:val"],
+    "classes": ["crack"],
+    "max_iter": 1500,
+    "seed": 0,
+    "threads": 1,
+    "overrides": [
+        "SURVEY.AUG.CROP_SIZE", "256",
+        "SOLVER.IMS_PER_BATCH", "4",
+        "TEST.EVAL_PERIOD", "250",
+        "SOLVER.CHECKPOINT_PERIOD", "100",
+        "SURVEY.MASK_DILATE_PX", "2",
+        "SURVEY.AUG.CROP_FOCUS", "0.8",
+        "SOLVER.WARMUP_ITERS", "100",
+    ],
+}  # fmt: skip
+
+
+def cache_dir() -> Path:
+    """Where models trained at set-up time are cached."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "railpipe-survey"
+
+
+def shipped_instance_model(name: str = "maskrcnn") -> Path:
+    """The file of a shipped instance model: in the package, else in the cache."""
+    if name not in SHIPPED_INSTANCE_MODELS:
+        raise RunNotFoundError(
+            f"unknown shipped model {name!r}; known: {', '.join(SHIPPED_INSTANCE_MODELS)}"
+        )
+    fname = SHIPPED_INSTANCE_MODELS[name]
+    for d in (WEIGHTS_DIR, cache_dir()):
+        if (d / fname).is_file():
+            return d / fname
+    raise RunNotFoundError(
+        f"the shipped model {name!r} is not installed; make it with "
+        "`python -m models.default_model --shared ../shared/data` (trains and caches it)",
+        path=WEIGHTS_DIR / fname,
+    )
+
+
+def package_run(run: str | Path, dest: str | Path, *, meta: dict[str, Any] | None = None) -> Path:
+    """Write a run's best weights as one self-contained fp16 file (config + meta embedded)."""
+    from models.export.exporter import save_weights_fp16
+    from models.predictor import load_model
+
+    model, cfg = load_model(run)
+    info: dict[str, Any] = {
+        "source_run": str(run),
+        "packaged_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    run_json = Path(run) / "run.json"
+    if run_json.is_file():
+        info["run"] = json.loads(run_json.read_text())
+    info.update(meta or {})
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return save_weights_fp16(model, dest, cfg=cfg, meta=info)
+
+
+def recipe_config(
+    shared: str | Path, *, sim: Sequence[str] = (), max_iter: int | None = None
+) -> Any:
+    """The default model's training config, data under ``shared`` (``../shared/data``)."""
+    from models.training.engine import new_run_config
+
+    r = RECIPE
+    fmt = {"shared": str(Path(shared))}
+    return new_run_config(
+        r["preset"],
+        [s.format(**fmt) for s in r["train"]] + list(sim),
+        [s.format(**fmt) for s in r["val"]],
+        overrides=r["overrides"],
+        classes=r["classes"] if not sim else None,
+        seed=r["seed"],
+        threads=r["threads"],
+        max_iter=max_iter or r["max_iter"],
+    )
+
+
+def train_default_model(
+    shared: str | Path,
+    run_dir: str | Path,
+    *,
+    sim: Sequence[str] = (),
+    max_iter: int | None = None,
+    dest: str | Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train (or resume) the default model into ``run_dir`` and package it (default: the cache)."""
+    from models.training.engine import train
+
+    cfg = recipe_config(shared, sim=sim, max_iter=max_iter)
+    train(cfg, run_dir, resume=True, progress=progress)
+    dest = Path(dest) if dest else cache_dir() / SHIPPED_INSTANCE_MODELS["maskrcnn"]
+    return package_run(run_dir, dest, meta={"recipe": RECIPE, "sim": list(sim)})
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m models.default_model --shared DIR [--run DIR] [--sim SPEC] [--max-iter N]``."""
+    import argparse
+    import logging
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--shared", required=True, help="the shared data folder (../shared/data)")
+    ap.add_argument(
+        "--run", default="runs/maskrcnn_default", help="run folder (resumed when it exists)"
+    )
+    ap.add_argument(
+        "--sim", action="append", default=[], help="simulator dataset spec (repeatable)"
+    )
+    ap.add_argument("--max-iter", type=int)
+    ap.add_argument("--dest", help="packaged file (default: the cache)")
+    a = ap.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    out = train_default_model(a.shared, a.run, sim=a.sim, max_iter=a.max_iter, dest=a.dest)
+    print(out)
+
+
+if __name__ == "__main__":
+    main()

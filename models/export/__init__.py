@@ -1,0 +1,1 @@
+"""Export of trained models: TorchScript, ONNX (legacy exporter, opset 17), fp16 weights, parity."""
