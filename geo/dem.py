@@ -2,9 +2,11 @@
 
 The DEM is held as a float64 array with NaN for no-data, in a north-up projected grid (the local
 UTM frame; :meth:`Dem.open` reprojects a GeoTIFF in another CRS). Heights are sampled
-bilinearly between pixel centres. Rays are marched in steps of half a cell (horizontally) between
-the heights where they cross the DEM's maximum and minimum, and the first crossing is refined by
-the Illinois variant of regula falsi; rays that leave the DEM, meet no-data or point above the
+bilinearly between pixel centres. Rays are marched between the heights where they cross the
+DEM's maximum and minimum with safe steps (while a ray is f metres above a surface whose slope
+is at most L it cannot meet it sooner than f / (L * horizontal speed + descent rate)), never
+shorter than half a cell horizontally, and the first crossing is refined by the Illinois variant
+of regula falsi; rays that leave the DEM, meet no-data or point above the
 horizon get NaN and a :class:`~geo.ground.RayStatus` saying so.
 """
 
@@ -24,6 +26,8 @@ from geo.errors import CrsError, GeoFileNotFoundError, GeoFormatError, GeoValueE
 from geo.ground import RayStatus
 
 __all__ = ["Dem"]
+
+_TILE = 8
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class Dem:
     path: str | None = None
     _zmin: float = field(default=np.nan, init=False, repr=False)
     _zmax: float = field(default=np.nan, init=False, repr=False)
+    _lipschitz: float = field(default=np.nan, init=False, repr=False)
 
     def __post_init__(self) -> None:
         h = np.asarray(self.heights_m, dtype=np.float64)
@@ -80,6 +85,24 @@ class Dem:
         object.__setattr__(self, "heights_m", h)
         object.__setattr__(self, "_zmin", float(h[finite].min()))
         object.__setattr__(self, "_zmax", float(h[finite].max()))
+        with np.errstate(invalid="ignore"):
+            sx = np.nanmax(np.abs(np.diff(h, axis=1))) / self.dx_m if h.shape[1] > 1 else 0.0
+            sy = np.nanmax(np.abs(np.diff(h, axis=0))) / self.dy_m if h.shape[0] > 1 else 0.0
+        sx = 0.0 if not np.isfinite(sx) else sx
+        sy = 0.0 if not np.isfinite(sy) else sy
+        # the bilinear surface's gradient is bounded by the steepest cell edges in x and y
+        object.__setattr__(self, "_lipschitz", float(np.hypot(sx, sy)))
+        # highest height of each _TILE x _TILE block, with a one-cell border (bilinear samples
+        # near a block edge use the neighbouring cells); no-data counts as +inf (never skipped)
+        from scipy.ndimage import maximum_filter
+
+        hd = maximum_filter(np.where(finite, h, np.inf), size=3, mode="nearest")
+        r, c = h.shape
+        T = _TILE
+        pad = np.full((-(-r // T) * T, -(-c // T) * T), -np.inf)
+        pad[:r, :c] = hd
+        tiles = pad.reshape(pad.shape[0] // T, T, pad.shape[1] // T, T).max(axis=(1, 3))
+        object.__setattr__(self, "_tile_max", tiles)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -176,6 +199,40 @@ class Dem:
         z = top + ar * (bot - top)
         return np.where(inside, z, np.nan)
 
+    def _tile_skip(
+        self,
+        ox: NDArray[np.float64],
+        oy: NDArray[np.float64],
+        oz: NDArray[np.float64],
+        gx: NDArray[np.float64],
+        gy: NDArray[np.float64],
+        gz: NDArray[np.float64],
+        t: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Range a ray may advance from ``t`` by leaving the current tile entirely above its
+        highest terrain (0 when it is not above it)."""
+        T = _TILE
+        x, y = ox + t * gx, oy + t * gy
+        fc = (x - self.x0_m) / self.dx_m
+        fr = (self.y0_m - y) / self.dy_m
+        tiles = self._tile_max
+        ti = np.clip(np.floor(fr / T).astype(np.intp), 0, tiles.shape[0] - 1)
+        tj = np.clip(np.floor(fc / T).astype(np.intp), 0, tiles.shape[1] - 1)
+        zt = tiles[ti, tj]
+        # exit of the tile box along the ray (in cells), then in range
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vx, vy = gx / self.dx_m, -gy / self.dy_m
+            ex = np.where(
+                vx > 0, ((tj + 1) * T - fc) / vx, np.where(vx < 0, (tj * T - fc) / vx, np.inf)
+            )
+            ey = np.where(
+                vy > 0, ((ti + 1) * T - fr) / vy, np.where(vy < 0, (ti * T - fr) / vy, np.inf)
+            )
+        dt = np.minimum(ex, ey) + 1e-6
+        z_end = oz + (t + dt) * gz
+        z_low = np.minimum(oz + t * gz, z_end)
+        return np.where(np.isfinite(dt) & (z_low > zt), dt, 0.0)
+
     # ------------------------------------------------------------------ ray casting
     def intersect(
         self,
@@ -188,7 +245,6 @@ class Dem:
         *,
         max_range_m: float = np.inf,
         height_offset_m: float | NDArray[np.float64] = 0.0,
-        block: int = 8,
     ) -> tuple[NDArray[np.float64], NDArray[np.uint8]]:
         """First intersection of each ray with the terrain (see module docstring).
 
@@ -269,47 +325,39 @@ class Dem:
         keep = ~(below | nod)
         act, fa = act[keep], f0[keep]
         ta = t_lo[act]
-        # march: horizontal step of half a cell (at least 1/64 of the interval per step)
+        # march with safe steps: the terrain's slope is at most L (Lipschitz bound of the
+        # bilinear surface), so while the ray is f metres above it, it cannot meet it within
+        # f / (L * hs - gz) of range; never step less than half a cell horizontally
         hs = np.hypot(gx[act], gy[act])
-        span = t_hi[act] - ta
-        dt = np.minimum(0.5 * min(self.dx_m, self.dy_m) / np.maximum(hs, 1e-12), span)
-        dt = np.maximum(dt, span / 4096.0)
+        lip = self._lipschitz * hs - gz[act]
+        dt_min = np.minimum(0.5 * min(self.dx_m, self.dy_m) / np.maximum(hs, 1e-12), t_hi[act] - ta)
+        dt_min = np.maximum(dt_min, (t_hi[act] - ta) / 4096.0)
         brackets_i, brackets_a, brackets_b, brackets_fa, brackets_fb = [], [], [], [], []
-        steps = np.arange(1, block + 1, dtype=np.float64)
         while act.size:
-            tt = ta[:, None] + dt[:, None] * steps[None, :]
-            tt = np.minimum(tt, t_hi[act][:, None])
-            idx2 = np.repeat(act, block)
-            ff = f(idx2, tt.ravel()).reshape(-1, block)
-            crossed = ff <= 0
-            nodata = np.isnan(ff)
-            event = crossed | nodata
-            has = event.any(axis=1)
-            first = np.argmax(event, axis=1)
-            rows = np.nonzero(has)[0]
-            k = first[rows]
-            is_hit = crossed[rows, k]
-            # bracket [previous sample, crossing sample]
-            prev_t = np.where(k > 0, tt[rows, np.maximum(k - 1, 0)], ta[rows])
-            prev_f = np.where(k > 0, ff[rows, np.maximum(k - 1, 0)], fa[rows])
-            hr = rows[is_hit]
-            brackets_i.append(act[hr])
-            brackets_a.append(prev_t[is_hit])
-            brackets_b.append(tt[hr, k[is_hit]])
-            brackets_fa.append(prev_f[is_hit])
-            brackets_fb.append(ff[hr, k[is_hit]])
-            nr = rows[~is_hit]
-            status[act[nr]] = RayStatus.DEM_NODATA
-            # rays at the end of their interval without a crossing
-            rest = ~has
-            at_end = rest & (tt[:, -1] >= t_hi[act] - 1e-9)
+            dt = np.maximum(0.999 * fa / np.maximum(lip, 1e-12), dt_min)
+            dt = np.maximum(
+                dt,
+                self._tile_skip(
+                    ox[act], oy[act], oz[act] - off[act], gx[act], gy[act], gz[act], ta
+                ),
+            )
+            tb = np.minimum(ta + dt, t_hi[act])
+            fb = f(act, tb)
+            crossed = fb <= 0
+            nodata = np.isnan(fb)
+            brackets_i.append(act[crossed])
+            brackets_a.append(ta[crossed])
+            brackets_b.append(tb[crossed])
+            brackets_fa.append(fa[crossed])
+            brackets_fb.append(fb[crossed])
+            status[act[nodata]] = RayStatus.DEM_NODATA
+            at_end = ~crossed & ~nodata & (tb >= t_hi[act] - 1e-9)
             ends = act[at_end]
             lim_range = t_hi[ends] >= max_range_m - 1e-9
-            left_grid = ~lim_range
-            status[ends[left_grid]] = RayStatus.OUTSIDE_DEM
+            status[ends[~lim_range]] = RayStatus.OUTSIDE_DEM
             status[ends[lim_range]] = RayStatus.BEYOND_MAX_RANGE
-            go = rest & ~at_end
-            act, ta, fa, dt = act[go], tt[go, -1], ff[go, -1], dt[go]
+            go = ~crossed & ~nodata & ~at_end
+            act, ta, fa, lip, dt_min = act[go], tb[go], fb[go], lip[go], dt_min[go]
         if brackets_i:
             idx = np.concatenate(brackets_i)
             a, b = np.concatenate(brackets_a), np.concatenate(brackets_b)

@@ -211,3 +211,33 @@ def test_bad_inputs():
         CameraPoses.single(91.0, 15.0, 10.0, "takeoff", 0, -90, 0)
     with pytest.raises(GeoValueError, match="alt_ref"):
         CameraPoses.single(48.0, 15.0, 10.0, "agl", 0, -90, 0)  # type: ignore[arg-type]
+
+
+def test_dem_caster_matches_brute_force_on_rough_terrain():
+    """Safe steps and tile skipping must never jump over terrain: compare the first hit with
+    a dense 1 cm march on a rough DEM (walls, spikes, a no-data hole)."""
+    rng = np.random.default_rng(7)
+    h = rng.normal(0, 0.3, (120, 120)).cumsum(axis=0).cumsum(axis=1) * 0.05
+    h[40:44, 10:110] += 12.0  # a wall
+    h[70, 70] += 25.0  # a mast
+    h[90:95, 20:25] = np.nan
+    dem = Dem(h, 0.0, 120.0, 1.0, 1.0, None, "msl")
+    n = 400
+    ox, oy = rng.uniform(5, 115, n), rng.uniform(5, 115, n)
+    oz = np.full(n, 40.0)
+    az, dep = rng.uniform(0, 2 * np.pi, n), np.radians(rng.uniform(10, 80, n))
+    gx, gy, gz = np.cos(dep) * np.sin(az), np.cos(dep) * np.cos(az), -np.sin(dep)
+    t, s = dem.intersect(ox, oy, oz, gx, gy, gz)
+    ts = np.arange(0.0, 250.0, 0.01)
+    for i in range(0, n, 4):
+        zr = oz[i] + ts * gz[i]
+        zd = dem.height_at(ox[i] + ts * gx[i], oy[i] + ts * gy[i])
+        under = zr <= zd
+        nan = np.isnan(zd)
+        first_under = np.argmax(under) if under.any() else None
+        first_nan = np.argmax(nan) if nan.any() else None
+        if first_under is not None and (first_nan is None or first_under < first_nan):
+            assert s[i] == 0, (i, s[i])
+            assert t[i] == pytest.approx(ts[first_under], abs=0.011)
+        else:
+            assert s[i] != 0
