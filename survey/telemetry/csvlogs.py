@@ -276,6 +276,7 @@ def _dji_flight_record(p: Path, header: list[str], rows: list[dict[str, str]]) -
                 lon_deg=lon[idx],
                 alt_m=height[idx],
                 source="CUSTOM.isPhoto",
+                time_resolution_s=_row_period(t),
             )
     meta: dict[str, Any] = {"layout": "dji_flight_record", "clock": "mobile device wall clock"}
     first = rows[0]
@@ -459,5 +460,18 @@ def _csv_events(
         return None
     k = np.array(idx)
     return CameraEvents.build(
-        t[k], image_index=img, lat_deg=lat[k], lon_deg=lon[k], alt_m=alt[k], source=f"CSV {col}"
+        t[k],
+        image_index=img,
+        lat_deg=lat[k],
+        lon_deg=lon[k],
+        alt_m=alt[k],
+        source=f"CSV {col}",
+        time_resolution_s=_row_period(t),
     )
+
+
+def _row_period(t: np.ndarray) -> float:
+    """The row period of a regularly logged CSV (events there are stamped on rows)."""
+    dt = np.diff(t[np.isfinite(t)])
+    dt = dt[dt > 0]
+    return float(np.median(dt)) if dt.size else 0.0

@@ -86,7 +86,8 @@ def offset_from_differences(
     """Offset, its sigma and the residual RMS from pairwise differences ``log - camera``.
 
     With a camera clock that truncates to ``resolution_s`` (EXIF seconds), every pair bounds
-    the offset: ``d - r < offset <= d``. The intersection of these intervals is the estimate
+    the offset: ``d - r < offset <= d`` (a log that records events at the next tick of its own
+    clock widens the interval the same way: pass the sum of both resolutions). The intersection of these intervals is the estimate
     (midpoint, sigma = width / sqrt(12)); it shrinks as pairs with different fractions add up.
     When the intervals do not intersect (latency jitter on the log side), or without
     quantisation, the mean is used with sigma = std / sqrt(n).
@@ -157,6 +158,7 @@ def match_events(
     log_latlon: tuple[ArrayLike, ArrayLike] | None = None,
     config: TelemetryConfig | None = None,
     max_distance_m: float = 30.0,
+    log_resolution_s: float = 0.0,
 ) -> ClockOffset:
     """Estimate the camera-to-log offset by matching photo times to logged camera events.
 
@@ -165,7 +167,10 @@ def match_events(
     and, when both sides carry positions, with positions within ``max_distance_m``) wins.
     Regular trigger intervals make shifted candidates almost as good; positions, irregular
     intervals and the ends of the sequences break the tie. The winner is refined with
-    :func:`offset_from_differences` on the one-to-one pairs.
+    :func:`offset_from_differences` on the one-to-one pairs. ``log_resolution_s`` is the tick
+    of a log that stamps events on its own rows (a 10 Hz CSV: 0.1; see
+    :attr:`CameraEvents.time_resolution_s`); the camera clock's resolution is found from its
+    times.
 
     Raises
     ------
@@ -191,8 +196,12 @@ def match_events(
             f"need at least two photos and two camera events to estimate an offset "
             f"(got {ci.size} photos, {li.size} events)"
         )
-    res = _resolution(cam[ci])
-    tol = max(res, 0.02) + 0.05  # clock resolution plus trigger-to-exposure latency
+    # a camera clock truncates (EXIF seconds, milliseconds); a log writes an event at or after
+    # the moment (a 10 Hz CSV row): both widen each pair's interval of possible offsets
+    res_cam = _resolution(cam[ci])
+    res_log = float(log_resolution_s)
+    res = res_cam + res_log
+    tol = max(res, 0.02) + 0.05  # clock resolutions plus trigger-to-exposure latency
     use_pos = camera_latlon is not None and log_latlon is not None
     if use_pos:
         clat, clon = (np.asarray(a, np.float64) for a in camera_latlon)  # type: ignore[union-attr]
@@ -245,7 +254,8 @@ def match_events(
         residual_rms_s=rms,
         pairs=(ci[ia], li[jb]),
         details={
-            "camera_resolution_s": res,
+            "camera_resolution_s": res_cam,
+            "log_resolution_s": res_log,
             "photos": int(ci.size),
             "events": int(li.size),
             "unmatched_photos": int(ci.size - ia.size),

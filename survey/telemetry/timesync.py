@@ -51,6 +51,7 @@ def sync_photos(
                 camera_latlon=(photos.lat_deg, photos.lon_deg) if has_pos else None,
                 log_latlon=(ev.lat_deg, ev.lon_deg) if has_pos else None,
                 config=cfg,
+                log_resolution_s=ev.time_resolution_s,
             )
         except TimeSyncError as exc:
             errors.append(f"event matching: {exc.message}")

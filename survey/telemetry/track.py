@@ -126,6 +126,9 @@ class CameraEvents:
     pitch_deg: F64
     yaw_deg: F64
     source: str = ""
+    #: events stamped at the next tick of a clock of this period (rows of a 10 Hz CSV: 0.1);
+    #: 0 when the log times each event itself
+    time_resolution_s: float = 0.0
 
     @classmethod
     def build(
@@ -134,6 +137,7 @@ class CameraEvents:
         *,
         image_index: ArrayLike | None = None,
         source: str = "",
+        time_resolution_s: float = 0.0,
         **arrays: ArrayLike | None,
     ) -> CameraEvents:
         """Events from arrays; any array left out is NaN (-1 for ``image_index``)."""
@@ -149,7 +153,9 @@ class CameraEvents:
         if unknown:
             raise TypeError(f"unknown event arrays: {sorted(unknown)}")
         vals = {k: _f64(arrays.get(k), n, k) for k in names}
-        return cls(t_s=t, image_index=idx, source=source, **vals)
+        return cls(
+            t_s=t, image_index=idx, source=source, time_resolution_s=time_resolution_s, **vals
+        )
 
     @classmethod
     def empty(cls, source: str = "") -> CameraEvents:
