@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from geo.chainage import format_chainage
 from geo.errors import GeoValueError, RouteError
 from geo.route import LocateStatus, Route, RouteLocation
+from geo.segments import SegmentIndex
 
 __all__ = ["Referenced", "RouteSet"]
 
@@ -51,7 +52,6 @@ class RouteSet:
     """
 
     def __init__(self, routes: Sequence[Route]) -> None:
-        import shapely
         from pyproj import CRS
 
         if not routes:
@@ -64,7 +64,7 @@ class RouteSet:
             raise RouteError(f"route ids must be unique, got {ids}")
         self.routes = list(routes)
         self.crs = routes[0].crs
-        self._tree = shapely.STRtree([r.line for r in routes])
+        self._index = SegmentIndex([r.line for r in routes])
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -86,7 +86,7 @@ class RouteSet:
         route_id: str | None = None,
     ) -> Referenced:
         """Reference grid points to their nearest route (or to ``route_id`` only)."""
-        import shapely
+        from geo.segments import SegmentHits
 
         x = np.atleast_1d(np.asarray(x_m, dtype=np.float64)).ravel()
         y = np.atleast_1d(np.asarray(y_m, dtype=np.float64)).ravel()
@@ -94,18 +94,24 @@ class RouteSet:
             raise GeoValueError(f"x and y differ in size: {x.size} vs {y.size}")
         n = x.size
         finite = np.isfinite(x) & np.isfinite(y)
-        pts = shapely.points(np.where(finite, x, 0.0), np.where(finite, y, 0.0))
-        lines = np.array([r.line for r in self.routes], dtype=object)
+        xs, ys = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
+        h = self._index.within(xs, ys, max_offset_m + ambiguity_m)
         if route_id is not None:
-            candidates = np.array([self.routes.index(self[route_id])])
-        else:
-            candidates = np.arange(len(self.routes))
-        # distances to every candidate route (routes are few; points many)
-        dist = np.stack([shapely.distance(pts, lines[k]) for k in candidates], axis=1)
-        order = np.argsort(dist, axis=1)
-        near = candidates[order[:, 0]]
-        d1 = dist[np.arange(n), order[:, 0]]
-        d2 = dist[np.arange(n), order[:, 1]] if len(candidates) > 1 else np.full(n, np.inf)
+            keep = h.line == self.routes.index(self[route_id])
+            h = SegmentHits(*(getattr(h, f)[keep] for f in h.__dataclass_fields__))
+        # best hit per point, and the best distance on any other route
+        order = np.lexsort((h.dist_m, h.point))
+        pts_sorted = h.point[order]
+        first = np.r_[True, pts_sorted[1:] != pts_sorted[:-1]]
+        best = order[first]
+        best_pt = h.point[best]
+        best_line = np.full(n, -1, dtype=np.intp)
+        best_line[best_pt] = h.line[best]
+        d1 = np.full(n, np.inf)
+        d1[best_pt] = h.dist_m[best]
+        other = h.line != best_line[h.point]
+        d2 = np.full(n, np.inf)
+        np.minimum.at(d2, h.point[other], h.dist_m[other])
         out = {
             "route_id": np.full(n, "", dtype=object),
             "distance_m": np.full(n, np.nan),
@@ -116,16 +122,22 @@ class RouteSet:
             "nearest_x_m": np.full(n, np.nan),
             "nearest_y_m": np.full(n, np.nan),
         }
-        for k in np.unique(near):
-            sel = np.nonzero(near == k)[0]
-            loc = self.routes[k].locate(
-                x[sel], y[sel], max_offset_m=max_offset_m, centre_tol_m=centre_tol_m
-            )
+        for k in np.unique(best_line[best_line >= 0]):
+            sel_hits = best[best_line[best_pt] == k]
+            sub = SegmentHits(*(getattr(h, f)[sel_hits] for f in h.__dataclass_fields__))
+            pts = sub.point
+            loc = self.routes[k]._location(sub, finite[pts], max_offset_m, centre_tol_m)
             for name in out:
-                out[name][sel] = getattr(loc, name)
+                out[name][pts] = getattr(loc, name)
+        # points with no route within reach: how far is the nearest one?
+        far = finite & (best_line < 0)
+        if far.any():
+            hf = self._index.nearest(xs[far], ys[far])
+            d1[np.nonzero(far)[0]] = hf.dist_m
         out["status"][~finite] = LocateStatus.NO_POSITION
         off = out["status"] == LocateStatus.OFF_ASSET
         out["route_id"][off | ~finite] = ""
+        out["side"][off | ~finite] = ""
         loc = RouteLocation(
             out["route_id"].astype(str), out["distance_m"], out["chainage_m"], out["offset_m"],
             out["side"].astype(str), out["status"], out["nearest_x_m"], out["nearest_y_m"],

@@ -261,53 +261,56 @@ class Route:
 
         Points farther than ``max_offset_m`` are ``OFF_ASSET`` (chainage NaN, offset kept);
         points whose foot falls before the start or after the end get ``BEYOND_START`` /
-        ``BEYOND_END`` with the chainage extended along the end tangent.
+        ``BEYOND_END`` with the chainage extended along the end segment (off the asset when
+        more than ``max_offset_m`` beyond it).
         """
-        import shapely
-
-        x = np.atleast_1d(np.asarray(x_m, dtype=np.float64))
-        y = np.atleast_1d(np.asarray(y_m, dtype=np.float64))
+        x = np.atleast_1d(np.asarray(x_m, dtype=np.float64)).ravel()
+        y = np.atleast_1d(np.asarray(y_m, dtype=np.float64)).ravel()
         if x.shape != y.shape:
             raise GeoValueError(f"x and y differ in shape: {x.shape} vs {y.shape}")
-        n = x.size
         finite = np.isfinite(x) & np.isfinite(y)
-        pts = shapely.points(np.where(finite, x, 0.0), np.where(finite, y, 0.0))
-        d = shapely.line_locate_point(self.line, pts)
-        foot = shapely.line_interpolate_point(self.line, d)
-        fx, fy = shapely.get_x(foot), shapely.get_y(foot)
-        tx, ty = self._tangent(d)
-        vx, vy = x - fx, y - fy
-        along = vx * tx + vy * ty  # non-zero only past the ends
-        cross = tx * vy - ty * vx  # > 0: left of the direction of travel
-        L = self.length_m
+        h = self._index.nearest(np.where(finite, x, 0.0), np.where(finite, y, 0.0))
+        return self._location(h, finite, max_offset_m, centre_tol_m)
+
+    @property
+    def _index(self) -> Any:
+        idx = self.__dict__.get("_segidx")
+        if idx is None:
+            from geo.segments import SegmentIndex
+
+            idx = SegmentIndex([self.line])
+            object.__setattr__(self, "_segidx", idx)
+        return idx
+
+    def _location(
+        self, h: Any, finite: NDArray[np.bool_], max_offset_m: float, centre_tol_m: float
+    ) -> RouteLocation:
+        n = finite.size
+        before, after = h.beyond_m < 0, h.beyond_m > 0
+        d_ext = h.distance_along_m + h.beyond_m
+        lateral = np.where(before | after, np.abs(h.cross), h.dist_m)
+        offset = -np.sign(h.cross) * lateral  # + = right of the direction of travel
         status = np.zeros(n, dtype=np.uint8)
-        before = (d <= 1e-9) & (along < -1e-6)
-        after = (d >= L - 1e-9) & (along > 1e-6)
         status[before] = LocateStatus.BEYOND_START
         status[after] = LocateStatus.BEYOND_END
-        d_ext = np.where(before | after, d + along, d)
-        offset = np.where(before | after, -cross, -np.sign(cross) * np.hypot(vx, vy))
-        # off the asset: too far sideways, or too far beyond an end
-        dist = np.where(before | after, np.maximum(np.abs(cross), np.abs(along)), np.hypot(vx, vy))
-        off = dist > max_offset_m
+        off = np.maximum(lateral, np.abs(h.beyond_m)) > max_offset_m
         status[off] = LocateStatus.OFF_ASSET
         status[~finite] = LocateStatus.NO_POSITION
-        chain = self.measure_at(d_ext)
-        chain = np.where(off | ~finite, np.nan, chain)
+        bad = off | ~finite
+        chain = np.where(bad, np.nan, self.measure_at(d_ext))
         side = np.where(
             offset > centre_tol_m, "right", np.where(offset < -centre_tol_m, "left", "centre")
         )
-        side = np.where(off | ~finite, "", side)
-        offset = np.where(finite, offset, np.nan)
+        side = np.where(bad, "", side)
         return RouteLocation(
             np.full(n, self.route_id, dtype=object).astype(str),
             np.where(finite, d_ext, np.nan),
             chain,
-            offset,
+            np.where(finite, offset, np.nan),
             side.astype(str),
             status,
-            np.where(finite, fx, np.nan),
-            np.where(finite, fy, np.nan),
+            np.where(finite, h.foot_x_m, np.nan),
+            np.where(finite, h.foot_y_m, np.nan),
         )
 
     def way_at(self, distance_m: ArrayLike) -> NDArray[np.str_]:
