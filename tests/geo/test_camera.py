@@ -29,8 +29,12 @@ def test_undistort_round_trip_over_the_whole_image():
     assert np.abs(back - np.c_[u.ravel(), v.ravel()]).max() < 1e-6
     # and against OpenCV's own (iterative) undistortion at moderate radii
     pts = np.c_[u.ravel(), v.ravel()][::7]
-    ref = cv2.undistortPointsIter(pts.reshape(-1, 1, 2), P4RTK.K, P4RTK.dist_coeffs, None, None,
-                                  (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12))  # fmt: skip
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12)
+    src = pts.reshape(-1, 1, 2)
+    if hasattr(cv2, "undistortPointsIter"):  # OpenCV 4
+        ref = cv2.undistortPointsIter(src, P4RTK.K, P4RTK.dist_coeffs, None, None, crit)
+    else:  # OpenCV 5 folded the criteria into undistortPoints
+        ref = cv2.undistortPoints(src, P4RTK.K, P4RTK.dist_coeffs, None, None, None, crit)
     ours = P4RTK.pixel_rays(pts[:, 0], pts[:, 1])
     assert np.abs(ours[:, :2] / ours[:, 2:] - ref.reshape(-1, 2)).max() < 1e-6
 
