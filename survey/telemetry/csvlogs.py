@@ -110,6 +110,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "g_pitch": ("gimbal_pitch", "gb_pitch", "gimbalpitchdegree", "gimbal.pitch"),
     "g_yaw": ("gimbal_yaw", "gb_yaw", "gimbal_heading", "gimbalyawdegree", "gimbal.yaw"),
     "speed": ("speed", "ground_speed", "groundspeed", "hspeed", "h_speed"),
+    "vn": ("vn", "vel_n", "velocity_n", "v_north", "north_velocity"),
+    "ve": ("ve", "vel_e", "velocity_e", "v_east", "east_velocity"),
     "sats": ("sats", "satellites", "num_sats", "nsats", "gpsnum"),
     "hdop": ("hdop",),
     "fix": ("fix", "fix_type", "gps_fix"),
@@ -407,6 +409,12 @@ def _labelled(p: Path, header: list[str], rows: list[dict[str, str]]) -> PoseTra
         if _norm(h)[0] in ("frame", "frame_index", "frame_idx"):
             extra["frame"] = np.nan_to_num(_num_col(rows, h), nan=-1).astype(np.int64)
     events = _csv_events(rows, header, t, lat, lon, alt)
+    speed = _num_col(rows, f["speed"], _unit_scale(f["speed"]))
+    if not np.isfinite(speed).any() and f["vn"] and f["ve"]:  # ground speed from N/E velocity
+        speed = np.hypot(
+            _num_col(rows, f["vn"], _unit_scale(f["vn"])),
+            _num_col(rows, f["ve"], _unit_scale(f["ve"])),
+        )
     return PoseTrack.build(
         t,
         lat_deg=lat,
@@ -420,7 +428,7 @@ def _labelled(p: Path, header: list[str], rows: list[dict[str, str]]) -> PoseTra
         gimbal_pitch_deg=_num_col(rows, f["g_pitch"]) if has_g else None,
         gimbal_yaw_deg=_num_col(rows, f["g_yaw"]) if has_g else None,
         gimbal_mode=gimbal_mode if has_g else "none",  # type: ignore[arg-type]
-        speed_mps=_num_col(rows, f["speed"], _unit_scale(f["speed"])),
+        speed_mps=speed,
         sats=np.nan_to_num(_num_col(rows, f["sats"]), nan=-1).astype(np.int16),
         fix_type=np.nan_to_num(_num_col(rows, f["fix"]), nan=-1).astype(np.int8),
         hdop=_num_col(rows, f["hdop"]),

@@ -245,6 +245,9 @@ def match_events(
         raise TimeSyncError("no clock offset pairs two or more photos with camera events")
     diffs = log[li[jb]] - cam[ci[ia]]
     off, sigma, rms = offset_from_differences(diffs, res)
+    if 0 < res_cam < 1.0:
+        # sub-second EXIF times may be rounded or truncated (cameras differ): half a tick
+        sigma = max(sigma, 0.5 * res_cam / np.sqrt(3))
     runner_up = sorted(tried, key=lambda c: abs(c - centre))[1:2]
     return ClockOffset(
         offset_s=off,
