@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
+from geo.chainage import format_km as chainage_label
 from survey.config import SeverityConfig
 from survey.defects.table import DefectSet, DetectionSet
 
@@ -61,16 +62,6 @@ def utm_epsg(lon_deg: float, lat_deg: float) -> int:
     """
     zone = int((lon_deg + 180.0) // 6.0) % 60 + 1
     return (32600 if lat_deg >= 0 else 32700) + zone
-
-
-def chainage_label(chainage_m: float) -> str:
-    """Chainage as km+m with one decimal.
-
-    >>> chainage_label(12345.64), chainage_label(7.0)
-    ('12+345.6', '0+007.0')
-    """
-    km, m = divmod(round(chainage_m, 1), 1000.0)
-    return f"{int(km)}+{m:05.1f}"
 
 
 @dataclass(frozen=True)
@@ -227,7 +218,7 @@ def sample_run(
         geometry=[line_lonlat],
         crs="EPSG:4326",
     )
-    coverage = _coverage(line, length, inv, asset_kind)
+    coverage = _coverage(line, length, inv, asset_kind, asset_id)
     if run_dir is not None:
         _write_images(Path(run_dir), defects, detections)
     return SampleRun(defects, detections, route, coverage, length, epsg)
@@ -359,25 +350,46 @@ def _sightings(
     return DetectionSet(np.array(gs, dtype=object), **rows)
 
 
-def _coverage(line: LineString, length: float, inv: Any, asset_kind: str) -> gpd.GeoDataFrame:
+def _coverage(
+    line: LineString, length: float, inv: Any, asset_kind: str, route_id: str
+) -> gpd.GeoDataFrame:
+    """Covered intervals in geo's coverage layout (``geo.schema.COVERAGE_FIELDS``), two gaps."""
     import geopandas as gpd
 
     cuts = [0.0, 0.35 * length, 0.38 * length, 0.70 * length, 0.715 * length, length]
     iv = [(cuts[0], cuts[1]), (cuts[2], cuts[3]), (cuts[4], cuts[5])]
-    sensors = ["rgb"] + (["thermal"] if asset_kind != "rail" else [])
+    cameras = ["rgb"] + (["thermal"] if asset_kind != "rail" else [])
     rows: dict[str, list[Any]] = {
-        "sensor": [],
-        "chainage_start_m": [],
-        "chainage_end_m": [],
-        "gsd_m": [],
+        k: []
+        for k in (
+            "route_id",
+            "camera",
+            "chainage_start_m",
+            "chainage_end_m",
+            "chainage_label",
+            "length_m",
+            "gsd_m",
+            "min_frames",
+        )
     }
     geoms = []
-    for s in sensors:
+    for cam in cameras:
         for a, b in iv:
-            rows["sensor"].append(s)
-            rows["chainage_start_m"].append(a)
-            rows["chainage_end_m"].append(b)
-            rows["gsd_m"].append(0.008 if s == "rgb" else 0.08)
+            for k, v in zip(
+                rows,
+                (
+                    route_id,
+                    cam,
+                    a,
+                    b,
+                    f"{chainage_label(a)} - {chainage_label(b)}",
+                    b - a,
+                    0.008 if cam == "rgb" else 0.08,
+                    2,
+                ),
+                strict=True,
+            ):
+                rows[k].append(v)
             part = shapely.ops.substring(line, a, b).buffer(15.0, cap_style="flat")
             geoms.append(shapely.transform(part, lambda xy: np.column_stack(inv.transform(*xy.T))))
     return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
@@ -401,16 +413,22 @@ def _write_images(run_dir: Path, defects: DefectSet, detections: DetectionSet) -
                 str(run_dir / d.thermal_crop),
                 cv2.applyColorMap(th.astype(np.uint8), cv2.COLORMAP_INFERNO),
             )
-    for path in set(detections.frame_path):
-        if path:
-            img = rng.integers(90, 150, (360, 640, 3), dtype=np.uint8)
-            cv2.imwrite(str(run_dir / path), img)
+    boxes: dict[str, list[tuple[int, int, int, int, str]]] = {}
     for det in detections:
-        if det.frame_path and det.defect_id:
-            img = cv2.imread(str(run_dir / det.frame_path))
-            x, y, w, h = (int(v) for v in (det.bbox_x, det.bbox_y, det.bbox_w, det.bbox_h))
-            img[y : y + h, x : x + w] = colours[det.class_name]
-            cv2.imwrite(str(run_dir / det.frame_path), img)
+        if det.frame_path:
+            box = (
+                int(det.bbox_x),
+                int(det.bbox_y),
+                int(det.bbox_w),
+                int(det.bbox_h),
+                det.class_name,
+            )
+            boxes.setdefault(det.frame_path, []).extend([box] if det.defect_id else [])
+    for path, bxs in boxes.items():  # each frame written once, with its sightings painted in
+        img = rng.integers(90, 150, (360, 640, 3), dtype=np.uint8)
+        for x, y, w, h, c in bxs:
+            img[y : y + h, x : x + w] = colours[c]
+        cv2.imwrite(str(run_dir / path), img)
 
 
 #: The default sample line: OSM way 100006586, Tullnerfelder Bahn (line 110 01) near St. Pölten,

@@ -217,6 +217,8 @@ class GeoPackageStore(DefectStore):
         defects = defects.with_columns(run_id=np.full(len(defects), self.run_id, dtype=object))
         defects = defects.apply_reviews(self.reviews())
         self._write_frame("defects", defects.to_frame())
+        with self._db() as db:  # decisions find their row by id without a scan
+            db.execute("CREATE INDEX IF NOT EXISTS defects_defect_id ON defects (defect_id)")
 
     def read_defects(self) -> DefectSet:
         ds = DefectSet.from_frame(self._read_frame("defects"), source=f"{self.url}:defects")
