@@ -302,7 +302,12 @@ class Boresight:
 
     The second camera's gimbal-frame rotation is ``R_ned_from_gimbal @ Rz(yaw) Ry(pitch)
     Rx(roll)`` (small angles, Z-Y-X in the gimbal's forward-right-down axes), and its centre is
-    offset by ``lever_arm_m`` (forward, right, down, in gimbal axes) from the reference camera.
+    offset by ``lever_arm_m`` (forward, right, down, in gimbal axes) from the pose position.
+    ``body_lever_arm_m`` adds the offset of the gimbal centre from the pose position (the GNSS
+    antenna) in vehicle body axes (forward, right, down); it needs the vehicle attitude in the
+    poses (without it the gimbal yaw stands in for the heading, level).
+    The same record describes the main camera's own calibration (angles and offsets relative
+    to its gimbal), so both cameras of a rig are handled alike.
 
     Examples
     --------
@@ -314,6 +319,7 @@ class Boresight:
     pitch_deg: float = 0.0
     roll_deg: float = 0.0
     lever_arm_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    body_lever_arm_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def rotation(self) -> NDArray[np.float64]:
         """``R_gimbal_from_gimbal2``: the second camera's gimbal axes in the reference's."""

@@ -19,6 +19,7 @@ from geo.errors import GeoValueError
 from geo.rotation import (
     GimbalMode,
     euler_zyx_from_matrix,
+    matrix_from_euler_zyx,
     rotation_ned_from_cam,
     rotation_ned_from_gimbal,
 )
@@ -237,10 +238,22 @@ class CameraPoses:
 
     def lever_arm_ned(self, boresight: Boresight | None) -> NDArray[np.float64]:
         """``(N, 3)`` NED offset of a boresighted camera from the pose position."""
-        if boresight is None or not any(boresight.lever_arm_m):
-            return np.zeros((len(self), 3))
-        R = self.rotation_ned_from_gimbal()
-        return np.einsum("nij,j->ni", R, np.asarray(boresight.lever_arm_m, dtype=np.float64))
+        out = np.zeros((len(self), 3))
+        if boresight is None:
+            return out
+        if any(boresight.lever_arm_m):
+            R = self.rotation_ned_from_gimbal()
+            out += np.einsum("nij,j->ni", R, np.asarray(boresight.lever_arm_m, dtype=np.float64))
+        if any(boresight.body_lever_arm_m):
+            if self.vehicle_yaw_deg is not None and self.vehicle_pitch_deg is not None:
+                vroll = self.vehicle_roll_deg if self.vehicle_roll_deg is not None else 0.0
+                Rb = matrix_from_euler_zyx(self.vehicle_yaw_deg, self.vehicle_pitch_deg, vroll)
+            else:
+                Rb = matrix_from_euler_zyx(self.absolute_angles()[0], 0.0, 0.0)
+            out += np.einsum(
+                "nij,j->ni", Rb, np.asarray(boresight.body_lever_arm_m, dtype=np.float64)
+            )
+        return out
 
     def altitude_in(self, ref: AltRef) -> NDArray[np.float64]:
         """Camera altitudes converted to another reference (see :mod:`geo.altitude`)."""
