@@ -58,8 +58,9 @@ def review(
             f"Reviewing run {store.run_id} ({store.url}) at http://{shown}:{server.port}/  (Ctrl-C stops)"
         )
         try:
-            server.serve_forever()
+            server.serve_forever()  # werkzeug's returns on Ctrl-C
         except KeyboardInterrupt:
-            click.echo("stopped")
+            pass  # stopping is what Ctrl-C asks for; nothing is lost (decisions are saved at once)
         finally:
             server.server_close()
+        click.echo("stopped")

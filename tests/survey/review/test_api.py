@@ -149,3 +149,43 @@ def test_host_and_origin_checks(client: Any) -> None:
         headers={"Origin": "http://localhost"},
     )
     assert r.status_code == 200
+
+
+def test_survey_review_command_serves_on_loopback(run: tuple[Path, Any]) -> None:
+    """`survey review RUN_DIR --port 0` binds 127.0.0.1, prints its URL and serves the run."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "survey",
+        "review",
+        str(run[0]),
+        "--port",
+        "0",
+        "--reviewer",
+        "cli",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        url = line.split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        info = json.loads(urllib.request.urlopen(url + "api/run", timeout=10).read())
+        assert info["run_id"] == "run-110" and info["reviewer"] == "cli"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
