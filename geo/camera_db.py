@@ -3,9 +3,12 @@
 Sources of intrinsics, best first (:func:`camera_from_tags` picks the best one present):
 
 1. DJI XMP ``drone-dji:DewarpData`` = ``"date;fx,fy,cx,cy,k1,k2,p1,p2,k3"``: a factory
-   calibration at the sensor's native resolution; ``cx, cy`` are offsets of the principal point
-   from the image centre in pixels. ``DewarpFlag = 1`` means the image is already undistorted.
-2. DJI XMP ``CalibratedFocalLength`` / ``CalibratedOpticalCenterX/Y`` (pixels, native size).
+   calibration at the capture resolution (EXIF ``ExifImageWidth``/``PixelXDimension``); ``cx,
+   cy`` are offsets of the principal point from the image centre, so the principal point is
+   ``(W/2 + cx, H/2 + cy)`` in OpenCV pixel coordinates (the project's reading, shared with the
+   simulator; DJI does not document the half-pixel convention, which is 0.01 mrad on a 20 MP
+   sensor). ``DewarpFlag = 1`` means the image is already undistorted.
+2. DJI XMP ``CalibratedFocalLength`` / ``CalibratedOpticalCenterX/Y`` (pixels, capture size).
 3. EXIF ``FocalLength`` with ``FocalPlaneXResolution`` / ``FocalPlaneResolutionUnit``.
 4. EXIF ``FocalLength`` with the sensor size from :data:`CAMERA_TABLE` (by ``Model``).
 5. EXIF ``FocalLengthIn35mmFilm`` (35 mm equivalent, by the 43.27 mm diagonal).
@@ -245,12 +248,18 @@ def camera_from_tags(
     cal_f = _num(t, "calibratedfocallength")
     cal_cx = _num(t, "calibratedopticalcenterx")
     cal_cy = _num(t, "calibratedopticalcentery")
-    native = None
-    if cal_cx is not None and cal_cy is not None:
-        native = (round(2 * cal_cx), round(2 * cal_cy))
+    # the size the factory calibration refers to: the capture size recorded in EXIF, else the
+    # table's, else twice the calibrated optical centre
+    ew = _num(t, "exifimagewidth", "pixelxdimension")
+    eh = _num(t, "exifimageheight", "pixelydimension")
+    native: tuple[int, int] | None = None
+    if ew and eh:
+        native = (int(ew), int(eh))
     elif spec is not None:
         native = (spec.width_px, spec.height_px)
-    pitch = spec.pixel_pitch_um if spec else None
+    elif cal_cx is not None and cal_cy is not None:
+        native = (round(2 * cal_cx), round(2 * cal_cy))
+    pitch = 1000.0 * spec.sensor_width_mm / native[0] if (spec and native) else None
 
     if dewarp and native is not None:
         fx, fy, dcx, dcy, k1, k2, p1, p2, k3 = _parse_dewarp(str(dewarp))
@@ -259,14 +268,14 @@ def camera_from_tags(
             k1 = k2 = p1 = p2 = k3 = 0.0
         nw, nh = native
         cam = CameraModel(
-            nw, nh, fx, fy, nw / 2 + dcx - 0.5, nh / 2 + dcy - 0.5, k1, k2, p1, p2, k3,
+            nw, nh, fx, fy, nw / 2 + dcx, nh / 2 + dcy, k1, k2, p1, p2, k3,
             name=name, kind=ckind, pixel_pitch_um=pitch, source="dji-xmp-dewarp",
         )  # fmt: skip
         return _rescale(cam, w, h, "DewarpData")
     if cal_f is not None and native is not None:
         nw, nh = native
-        cx = (cal_cx if cal_cx is not None else nw / 2) - 0.5
-        cy = (cal_cy if cal_cy is not None else nh / 2) - 0.5
+        cx = cal_cx if cal_cx is not None else nw / 2
+        cy = cal_cy if cal_cy is not None else nh / 2
         cam = CameraModel(
             nw, nh, cal_f, cal_f, cx, cy, name=name, kind=ckind, pixel_pitch_um=pitch,
             source="dji-xmp-calibrated",
