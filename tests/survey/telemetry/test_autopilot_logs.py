@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,3 +126,89 @@ def test_ulog_without_global_position(tele: Path, tmp_path: Path) -> None:
     shutil.copy(tele / "ardupilot" / "test.BIN", p)
     with pytest.raises(TelemetryFormatError, match=r"fake\.ulg, offset 0: not a PX4 ULog"):
         read_ulog(p)
+
+
+def _fmt(mid: int, name: str, fmt: str, cols: str) -> bytes:
+    """A DataFlash FMT message (id 128) describing message ``mid``."""
+    sizes = {"Q": 8, "B": 1, "I": 4, "H": 2, "f": 4, "L": 4}
+    length = 3 + sum(sizes[c] for c in fmt)
+    return b"\xa3\x95\x80" + struct.pack(
+        "<BB4s16s64s", mid, length, name.encode(), fmt.encode(), cols.encode()
+    )
+
+
+def _msg(mid: int, fmt: str, *vals: float) -> bytes:
+    return b"\xa3\x95" + bytes([mid]) + struct.pack("<" + fmt, *vals)
+
+
+@pytest.mark.parametrize("mount", ["4.3+", "older"])
+def test_dataflash_camera_events_and_mount(tmp_path: Path, mount: str) -> None:
+    data = _fmt(130, "GPS", "QBIHBfLLff", "TimeUS,Status,GMS,GWk,NSats,HDop,Lat,Lng,Alt,Spd")
+    data += _fmt(131, "ATT", "Qfff", "TimeUS,Roll,Pitch,Yaw")
+    data += _fmt(
+        132, "CAM", "QBHIHLLffffff", "TimeUS,I,Img,GPSTime,GPSWeek,Lat,Lng,Alt,RelAlt,GPSAlt,R,P,Y"
+    )
+    if mount == "4.3+":
+        data += _fmt(
+            133, "MNT", "QBffffffff", "TimeUS,I,DRoll,Roll,DPitch,Pitch,DYawB,YawB,DYawE,YawE"
+        )
+    else:
+        data += _fmt(133, "MNT", "Qffffff", "TimeUS,DesRoll,Roll,DesPitch,Pitch,DesYaw,Yaw")
+    for k in range(100):
+        t_us = 10_000_000 + k * 200_000
+        lat = int((47 + k * 1e-5) * 1e7)
+        data += _msg(
+            130,
+            "QBIHBfLLff",
+            t_us,
+            3,
+            100_000_000 + k * 200,
+            2300,
+            12,
+            0.8,
+            lat,
+            80_000_000,
+            500.0,
+            5.0,
+        )
+        data += _msg(131, "Qfff", t_us + 1000, 1.0, 2.0, 90.0)
+        if mount == "4.3+":  # earth-frame yaw 95
+            data += _msg(133, "QBffffffff", t_us + 2000, 0, 0, 0.5, 0, -90.0, 0, 5.0, 0, 95.0)
+        else:  # yaw 5 relative to the vehicle heading (90)
+            data += _msg(133, "Qffffff", t_us + 2000, 0, 0.5, 0, -90.0, 0, 5.0)
+        if k % 10 == 5:
+            data += _msg(
+                132,
+                "QBHIHLLffffff",
+                t_us + 500,
+                0,
+                k // 10,
+                0,
+                2300,
+                lat,
+                80_000_000,
+                500.0,
+                50.0,
+                500.0,
+                1.0,
+                2.0,
+                90.0,
+            )
+    p = tmp_path / "synth.bin"
+    p.write_bytes(data)
+    tr = read_dataflash(p)
+    # GPS week 2300 + 100000.000 s at boot 10.0 s: boot -> UTC offset exactly
+    utc0 = 315964800 + 2300 * 604800 + 100_000 - 18 - 10.0
+    assert tr.meta["boot_to_utc_s"] == pytest.approx(utc0, abs=1e-6)
+    ev = tr.events
+    assert ev is not None and ev.source == "CAM" and len(ev) == 10
+    assert ev.image_index.tolist() == list(range(10))
+    np.testing.assert_allclose(
+        ev.t_s, utc0 + 10.0 + 0.2 * np.arange(5, 100, 10) + 0.0005, atol=1e-6
+    )
+    assert ev.lat_deg[0] == pytest.approx(47.00005) and ev.yaw_deg[0] == 90.0
+    g = np.isfinite(tr.gimbal_yaw_deg)
+    assert tr.gimbal_mode == "absolute" and g.sum() == 100
+    np.testing.assert_allclose(tr.gimbal_yaw_deg[g], 95.0, atol=1e-6)
+    np.testing.assert_allclose(tr.gimbal_pitch_deg[g], -90.0)
+    assert (mount == "older") == any("relative to the vehicle heading" in w for w in tr.warnings)
