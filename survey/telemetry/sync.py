@@ -272,16 +272,18 @@ def assign_event_times(
     camera_t_s: ArrayLike,
     events: CameraEvents,
     offset: ClockOffset,
-    tolerance_s: float | None = None,
+    config: TelemetryConfig | None = None,
 ) -> tuple[F64, NDArray[np.intp]]:
     """Log time of each photo: its matched event's time, else camera time + offset.
 
-    Returns ``(t_log_s, event_index)`` with ``event_index`` -1 for photos without an event.
+    A photo takes the event nearest to its camera time + offset when that is within
+    ``event_match_tolerance_s`` (config); each event goes to one photo at most. Returns
+    ``(t_log_s, event_index)`` with ``event_index`` -1 for photos without an event.
     """
+    tol = (config or TelemetryConfig()).event_match_tolerance_s
     cam = np.asarray(camera_t_s, np.float64)
     t = offset.apply(cam)
     idx = np.full(cam.size, -1, np.intp)
-    tol = tolerance_s if tolerance_s is not None else max(1.0, 4 * offset.sigma_s)
     fin = np.flatnonzero(np.isfinite(t))
     if fin.size and len(events):
         ia, jb = _pair_nearest(t[fin], events.t_s, tol)
