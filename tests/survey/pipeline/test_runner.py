@@ -225,3 +225,40 @@ def test_quick_and_full_fingerprints(tmp_path: Path) -> None:
     assert fingerprint_file(big, mode="full") != full
     cfg = Config(pipeline=PipelineConfig(hash_mode="full"))
     assert cfg.pipeline.hash_mode == "full"
+
+
+def test_pipeline_options_reach_the_config() -> None:
+    import click
+    from click.testing import CliRunner
+
+    from survey.pipeline.options import apply_pipeline_options, pipeline_options
+
+    seen: dict[str, Any] = {}
+
+    @click.command()
+    @pipeline_options
+    def process(**kw: Any) -> None:
+        seen.update(kw)
+        seen["cfg"] = apply_pipeline_options(Config(), **kw)
+
+    res = CliRunner().invoke(
+        process,
+        [
+            "--rerun-from",
+            "detect",
+            "--scheduler",
+            "tcp://10.0.0.5:8786",
+            "--no-progress",
+            "--store",
+            "postgresql://u@db/x",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert seen["rerun_from"] == "detect" and seen["until"] is None
+    cfg = seen["cfg"]
+    assert (cfg.pipeline.scheduler, cfg.pipeline.progress, cfg.store.url) == (
+        "tcp://10.0.0.5:8786",
+        False,
+        "postgresql://u@db/x",
+    )
+    assert cfg.pipeline.workers == 0  # not given: the config's value
