@@ -12,7 +12,21 @@ from typing import Any
 from survey.errors import SurveyError
 
 # public name -> module that defines it
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # defects, store, pipeline (issue 8)
+    "Defect": "survey.defects",
+    "DefectSet": "survey.defects",
+    "Detection": "survey.defects",
+    "DetectionSet": "survey.defects",
+    "Review": "survey.defects",
+    "DefectStore": "survey.store.base",
+    "RunInfo": "survey.store.base",
+    "open_store": "survey.store.base",
+    "open_run_store": "survey.store.base",
+    "Pipeline": "survey.pipeline.runner",
+    "Stage": "survey.pipeline.runner",
+    "run_jobs": "survey.pipeline.scale",
+}
 
 __all__ = ["SurveyError", *_LAZY]
 

@@ -17,6 +17,8 @@ _LAZY: dict[str, str] = {
     "FlightJob": "survey.pipeline.scale",
     "JobResult": "survey.pipeline.scale",
     "run_jobs": "survey.pipeline.scale",
+    "apply_pipeline_options": "survey.pipeline.options",
+    "pipeline_options": "survey.pipeline.options",
 }
 
 __all__ = list(_LAZY)
