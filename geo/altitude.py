@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -50,7 +50,7 @@ def find_geoid_grid() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _geoid_transformer():  # type: ignore[no-untyped-def]
+def _geoid_transformer() -> Any:
     import pyproj
 
     grid = find_geoid_grid()
@@ -125,7 +125,7 @@ def convert_altitude(
         tlat = lat_deg if takeoff_lat_deg is None else takeoff_lat_deg
         tlon = lon_deg if takeoff_lon_deg is None else takeoff_lon_deg
         other = to_ref if from_ref == "takeoff" else from_ref
-        base = convert_altitude(takeoff_alt_m, takeoff_ref, other, tlat, tlon)  # type: ignore[arg-type]
+        base = convert_altitude(takeoff_alt_m, takeoff_ref, other, tlat, tlon)
         return a + base if from_ref == "takeoff" else a - base
     n = geoid_height_m(lat_deg, lon_deg)
     return a + n if from_ref == "msl" else a - n

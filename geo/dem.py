@@ -70,6 +70,9 @@ class Dem:
     _zmin: float = field(default=np.nan, init=False, repr=False)
     _zmax: float = field(default=np.nan, init=False, repr=False)
     _lipschitz: float = field(default=np.nan, init=False, repr=False)
+    _tile_max: NDArray[np.float64] = field(
+        default_factory=lambda: np.zeros((0, 0)), init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         h = np.asarray(self.heights_m, dtype=np.float64)
@@ -163,7 +166,8 @@ class Dem:
     @property
     def shape(self) -> tuple[int, int]:
         """(rows, cols)."""
-        return self.heights_m.shape  # type: ignore[return-value]
+        r, c = self.heights_m.shape
+        return int(r), int(c)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -398,7 +402,9 @@ def _illinois(
     return c
 
 
-def _reproject(data: NDArray[np.float64], transform: Any, src_crs: Any, dst_crs: Any):  # type: ignore[no-untyped-def]
+def _reproject(
+    data: NDArray[np.float64], transform: Any, src_crs: Any, dst_crs: Any
+) -> tuple[NDArray[np.float64], Any]:
     from rasterio.transform import array_bounds
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 

@@ -9,6 +9,7 @@ range along the ray's azimuth, so an oblique frame's footprint is closed at that
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -138,7 +139,7 @@ def image_polygon_to_ground(
     ring_px: ArrayLike,
     pose_i: int = 0,
     *,
-    holes_px: list[ArrayLike] | None = None,
+    holes_px: Sequence[ArrayLike] | None = None,
     max_step_px: float = 4.0,
 ) -> Any:
     """A polygon given in pixels (outer ring, optional holes) as a shapely polygon on the ground.

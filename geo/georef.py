@@ -123,7 +123,7 @@ class Georeferencer:
         max_range_m: float = np.inf,
     ) -> None:
         self.camera = camera
-        self.ground: GroundSurface = ground if ground is not None else FlatGround()
+        self.ground: GroundSurface = FlatGround() if ground is None else ground
         if frame is None and getattr(self.ground, "crs", None) is not None:
             frame = LocalFrame(self.ground.crs)  # type: ignore[attr-defined]
         self._frame = frame

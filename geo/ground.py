@@ -61,7 +61,10 @@ def status_reason(status: int) -> str:
 class GroundSurface(Protocol):
     """What a ground surface offers to the projector."""
 
-    alt_ref: AltRef
+    @property
+    def alt_ref(self) -> AltRef:
+        """Vertical reference of the surface's heights."""
+        ...
 
     def intersect(
         self,

@@ -87,9 +87,10 @@ def _fmt(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, float | np.floating):
-        if not np.isfinite(v):
+        f = float(v)
+        if not np.isfinite(f):
             return ""
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+        return f"{f:.3f}" if abs(f) < 10 else f"{f:.1f}"
     return str(v)
 
 
@@ -183,7 +184,7 @@ def _ellipses_from_axes(defects: Any) -> Any:
     a, b = d["unc_major_m"].to_numpy(float), d["unc_minor_m"].to_numpy(float)
     az = np.deg2rad(d["unc_azimuth_deg"].to_numpy(float))
     t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
-    polys = []
+    polys: list[Any] = []
     for i in range(len(d)):
         if not (ok[i] and np.isfinite(a[i]) and np.isfinite(b[i]) and np.isfinite(az[i])):
             polys.append(None)
@@ -261,7 +262,7 @@ def survey_map(
     m.default_js = []
     m.default_css = []
     js, css = leaflet_assets()
-    root = m.get_root()
+    root: Any = m.get_root()
     root.header.add_child(
         Element(f"<style>{css}</style>\n<style>{_LEGEND_CSS}</style>"), name="leaflet_css_inline"
     )

@@ -17,7 +17,7 @@ Every function takes arrays of angles (any shape ``S``) and returns ``S + (3, 3)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -45,7 +45,7 @@ R_GIMBAL_FROM_CAM: NDArray[np.float64] = np.array(
 R_GIMBAL_FROM_CAM.setflags(write=False)
 
 
-def _mat(entries: list[list[object]], shape: tuple[int, ...]) -> NDArray[np.float64]:
+def _mat(entries: list[list[Any]], shape: tuple[int, ...]) -> NDArray[np.float64]:
     out = np.empty(shape + (3, 3), dtype=np.float64)
     for i in range(3):
         for j in range(3):

@@ -73,14 +73,16 @@ class PoseErrorModel:
     @classmethod
     def rtk(cls, **kw: Sigma) -> PoseErrorModel:
         """RTK GNSS (cm position) with a typical small-drone gimbal."""
-        base = dict(horizontal_m=0.03, vertical_m=0.05, yaw_deg=1.5, pitch_deg=0.7, roll_deg=0.7)
+        base: dict[str, Sigma] = dict(
+            horizontal_m=0.03, vertical_m=0.05, yaw_deg=1.5, pitch_deg=0.7, roll_deg=0.7
+        )
         base.update(kw)
-        return cls(**base)  # type: ignore[arg-type]
+        return cls(**base)
 
     @classmethod
     def standard_gnss(cls, **kw: Sigma) -> PoseErrorModel:
         """Single-frequency GNSS and barometric altitude."""
-        return cls(**kw)  # type: ignore[arg-type]
+        return cls(**kw)
 
     def subset(self, index: NDArray[np.intp]) -> PoseErrorModel:
         """Per-pose arrays picked by ``index`` (scalars stay as they are)."""
@@ -247,7 +249,7 @@ def locate_with_uncertainty(
     ) -> None:
         outs = []
         for sgn in (1.0, -1.0):
-            st = make(sgn) if callable(make) else state  # type: ignore[operator]
+            st = make(sgn) if callable(make) else state
             if pixel is not None:
                 rays = georef.camera.pixel_rays(u + sgn * pixel[0], v + sgn * pixel[1])
             else:

@@ -78,9 +78,7 @@ def test_dji_dewarp_data():
     cam = camera_from_tags(DJI)
     assert cam.source == "dji-xmp-dewarp"
     assert (cam.fx_px, cam.fy_px) == (3657.02, 3650.62)
-    assert cam.cx_px == pytest.approx(2736 - 4.03) and cam.cy_px == pytest.approx(
-        1824 + 23.1
-    )
+    assert cam.cx_px == pytest.approx(2736 - 4.03) and cam.cy_px == pytest.approx(1824 + 23.1)
     assert cam.k1 == -0.267098 and cam.p2 == 0.0000882056
     flat = camera_from_tags({**DJI, "drone-dji:DewarpFlag": "1"})
     assert not flat.has_distortion
