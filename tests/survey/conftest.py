@@ -1,4 +1,5 @@
-"""A realistic stored run along the real Tullnerfelder Bahn for the export and report tests."""
+"""Shared survey fixtures: a realistic stored run along the real Tullnerfelder Bahn (review, report
+and export tests)."""
 
 from __future__ import annotations
 
