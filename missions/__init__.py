@@ -12,7 +12,11 @@ from typing import Any
 from missions.errors import MissionError
 
 # public name -> module that defines it
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "SimConfig": "missions.sim.config",
+    "make_dataset": "missions.sim.dataset",
+    "simulate_flight": "missions.sim.simulate",
+}
 
 __all__ = ["MissionError", *_LAZY]
 

@@ -29,7 +29,8 @@ from missions.errors import GeometryError, SimInputNotFoundError, SimulationErro
 from missions.sim.asset import Asset, load_asset
 from missions.sim.camera import CameraModel, camera_rotation
 from missions.sim.classes import CLASSES, categories
-from missions.sim.formats.coco import CocoWriter, instances_from_ids
+from missions.sim.formats.coco import CocoWriter
+from missions.sim.masks import project_instances
 from missions.sim.paint import Painter
 from missions.sim.render import CameraPose, Renderer
 from missions.sim.scene import Scene, build_scene
@@ -186,9 +187,7 @@ def make_dataset(spec: DatasetSpec, out: str | Path, *, progress: bool = False) 
         CameraModel.preset("rgb-still") if spec.band == "rgb" else CameraModel.preset("thermal-640")
     )
     cam = base.scaled(spec.width_px, spec.height_px) if spec.band == "rgb" else base
-    layers = frozenset(
-        {"rgb", "ids_rgb"} if spec.band == "rgb" else {"temp", "emis", "ids_thermal"}
-    )
+    layers = frozenset({"rgb"} if spec.band == "rgb" else {"temp", "emis"})
     tools = []
     for sc in scenes:
         tiles = TileCache(Painter(sc), max_bytes=256 * 2**20, paint_layers=layers)
@@ -213,7 +212,7 @@ def make_dataset(spec: DatasetSpec, out: str | Path, *, progress: bool = False) 
         k = int(rng.integers(len(scenes)))
         sc, rend = scenes[k], tools[k]
         pose, meta = _pose(sc, rng, spec, cam)
-        r = rend.render(pose, ids=True)
+        r = rend.render(pose)
         name = f"images/{i + 1:06d}.jpg"
         if spec.band == "rgb":
             import cv2
@@ -239,16 +238,17 @@ def make_dataset(spec: DatasetSpec, out: str | Path, *, progress: bool = False) 
             gsd_m=round(r.gsd_m, 5),
             **{kk: round(v, 3) for kk, v in meta.items()},
         )
-        objs = {o.id: o for o in sc.objects}
-        for iid, inst in instances_from_ids(r.ids, spec.min_pixels) if r.ids is not None else []:
-            o = objs.get(iid)
-            if o is None:
+        found = project_instances(
+            cam, pose, sc.asset.grid, sc.terrain, sc.objects, spec.band, r.ground_xy[r.ground_hit]
+        )
+        for o, inst in found:
+            if inst["area"] < spec.min_pixels:
                 continue
             coco.add_annotation(
                 img_id,
                 CLASSES[o.cls].id,
                 inst,
-                instance_id=iid,
+                instance_id=o.id,
                 severity=o.severity,
                 variant=o.variant,
             )

@@ -63,7 +63,8 @@ class SceneObject:
 
     def area_m2(self) -> float:
         """Area of the outline (shoelace)."""
-        x, y = self.polygon_xy[:, 0], self.polygon_xy[:, 1]
+        p = self.polygon_xy - self.polygon_xy.mean(axis=0)  # avoid cancellation at UTM scale
+        x, y = p[:, 0], p[:, 1]
         return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
     @staticmethod

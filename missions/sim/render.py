@@ -13,7 +13,6 @@ emissivity for the thermal band) and, when asked, the instance-id image of the s
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -56,11 +55,6 @@ class RenderResult:
     ground_hit: NDArray[np.bool_]
 
 
-@functools.cache
-def _grid_from_ned_cached(grid: LocalGrid, xk: int, yk: int) -> F64:
-    return grid.grid_from_ned(xk * 100.0, yk * 100.0)
-
-
 class Renderer:
     """Renders one camera over a scene's terrain and texture tiles."""
 
@@ -101,8 +95,17 @@ class Renderer:
 
     def ground_points(self, pose: CameraPose) -> tuple[F64, NDArray[np.bool_]]:
         """Ground points (n, 3) and hit flags of the coarse ray grid for ``pose``."""
-        M = _grid_from_ned_cached(self.grid, int(pose.x_m // 100), int(pose.y_m // 100))
+        M = self.grid.grid_from_ned(pose.x_m, pose.y_m)
         dirs = self._rays @ (M @ pose.R_ned_from_cam).T
+        origin = np.array([pose.x_m, pose.y_m, pose.z_msl_m])
+        return self.terrain.intersect(origin, dirs, self.max_range_m)
+
+    def pixel_ground(self, pose: CameraPose, u: F64, v: F64) -> tuple[F64, NDArray[np.bool_]]:
+        """Ground points (n, 3) and hit flags of the rays through pixels (u, v), exactly as the
+        renderer casts them (distortion, grid convergence and scale included)."""
+        M = self.grid.grid_from_ned(pose.x_m, pose.y_m)
+        rays = self.camera.rays(np.asarray(u, float), np.asarray(v, float)).reshape(-1, 3)
+        dirs = rays @ (M @ pose.R_ned_from_cam).T
         origin = np.array([pose.x_m, pose.y_m, pose.z_msl_m])
         return self.terrain.intersect(origin, dirs, self.max_range_m)
 

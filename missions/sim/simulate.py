@@ -224,9 +224,9 @@ def simulate_flight(
     model = ErrorModel(gnss=cfg.gnss) if cfg.errors == "realistic" else ErrorModel.perfect()
     nav = realize(model, traj, asset.grid, home, cfg.seed)
     rig = Rig()
-    want = {"rgb", "ids_rgb"} if (cfg.video or cfg.stills_every_m > 0) else set()
+    want = {"rgb"} if (cfg.video or cfg.stills_every_m > 0) else set()
     if cfg.thermal_every_s > 0:
-        want |= {"temp", "emis", "ids_thermal"}
+        want |= {"temp", "emis"}
     tiles = TileCache(
         Painter(scene),
         base_res_m=cfg.texture_res_m,
@@ -419,7 +419,9 @@ def _write_truth(
         }
     )
     w.close()
-    ticks = np.arange(traj.t_start_s, traj.t_end_s, 0.1)
+    ticks = traj.t_start_s + 0.1 * np.arange(
+        int(np.floor((traj.t_end_s - traj.t_start_s) / 0.1 + 1e-6)) + 1
+    )
     v = nav.at(ticks)
     lcols = [
         "t_s",

@@ -18,10 +18,11 @@ from missions.sim.camera import CameraModel
 from missions.sim.classes import CLASSES, categories
 from missions.sim.errormodel import LoggedNav
 from missions.sim.flight import Trajectory
-from missions.sim.formats.coco import CocoWriter, instances_from_ids
+from missions.sim.formats.coco import CocoWriter
 from missions.sim.formats.photo import PhotoMeta, write_dji_jpeg
 from missions.sim.formats.srt import SrtWriter
 from missions.sim.formats.tables import CsvStream
+from missions.sim.masks import project_instances
 from missions.sim.render import CameraPose, Renderer
 from missions.sim.rig import Mount, Rig, camera_poses
 from missions.sim.scene import Scene
@@ -127,7 +128,6 @@ class _Stream:
         )
         self.every = annotate_every
         self.count = 0
-        self._objs = {o.id: o for o in ctx.scene.objects}
 
     def _pose(self, t: float) -> tuple[CameraPose, Any, Any]:
         p = self.ctx.traj.sample([t])
@@ -186,7 +186,16 @@ class _Stream:
             instances=n_inst,
         )
 
-    def _annotate(self, ids: Any, file: str, index: int, t: float, extra: dict[str, Any]) -> int:
+    def _annotate(
+        self,
+        pose: CameraPose,
+        ground_xy: np.ndarray,
+        file: str,
+        index: int,
+        t: float,
+        extra: dict[str, Any],
+    ) -> int:
+        """COCO entries of the frame: every object of this band projected into it."""
         img_id = self.coco.add_image(
             file,
             self.cam.width_px,
@@ -195,21 +204,25 @@ class _Stream:
             t_utc_s=round(t, 6),
             **extra,
         )
-        n = 0
-        for iid, inst in instances_from_ids(ids):
-            o = self._objs.get(iid)
-            if o is None:
-                continue
+        found = project_instances(
+            self.cam,
+            pose,
+            self.ctx.grid,
+            self.ctx.scene.terrain,
+            self.ctx.scene.objects,
+            self.band,
+            ground_xy,
+        )
+        for o, inst in found:
             self.coco.add_annotation(
                 img_id,
                 CLASSES[o.cls].id,
                 inst,
-                instance_id=iid,
+                instance_id=o.id,
                 severity=o.severity,
                 variant=o.variant,
             )
-            n += 1
-        return n
+        return len(found)
 
     def close(self) -> None:
         self.csv.close()
@@ -244,7 +257,7 @@ class VideoStream(_Stream):
         """Render and write video frame ``index`` captured at true time ``t``."""
         pose, p, cp = self._pose(t)
         annotate = index % self.every == 0
-        r = self.renderer.render(pose, ids=annotate)
+        r = self.renderer.render(pose)
         if r.image is None:
             raise RuntimeError("the RGB renderer returned no image")
         self.writer.write(self.sensor.apply(r.image))
@@ -264,7 +277,11 @@ class VideoStream(_Stream):
                 float(v["gimbal_roll_deg"][0]),
             ),
         )
-        n = self._annotate(r.ids, self.rel, index, t, {"video": True}) if annotate else -1
+        n = (
+            self._annotate(pose, r.ground_xy[r.ground_hit], self.rel, index, t, {"video": True})
+            if annotate
+            else -1
+        )
         self._truth(self.rel, index, t, t_cam, pose, p, cp, r.gsd_m, n)
         self.count += 1
 
@@ -294,7 +311,7 @@ class StillStream(_Stream):
         """Render and write one still taken at true time ``t``; returns its relative path."""
         ctx = self.ctx
         pose, p, cp = self._pose(t)
-        r = self.renderer.render(pose, ids=True)
+        r = self.renderer.render(pose)
         if r.image is None:
             raise RuntimeError("the RGB renderer returned no image")
         t_cam = t + ctx.nav.errors.rgb_clock_offset_s
@@ -337,7 +354,7 @@ class StillStream(_Stream):
         )
         write_dji_jpeg(path, self.sensor.apply(r.image), meta, quality=self.quality)
         rel = str(path.relative_to(ctx.out))
-        n = self._annotate(r.ids, rel, 0, t, {})
+        n = self._annotate(pose, r.ground_xy[r.ground_hit], rel, 0, t, {})
         self._truth(rel, 0, t, t_cam, pose, p, cp, r.gsd_m, n)
         ctx.events.append(
             {"t": t, "cam_idx": 0, "img_idx": self.count, "focal_mm": self.cam.focal_length_mm}
@@ -389,7 +406,7 @@ class ThermalStream(_Stream):
 
         ctx = self.ctx
         pose, p, cp = self._pose(t)
-        r = self.renderer.render(pose, ids=True)
+        r = self.renderer.render(pose)
         if r.temp_c is None or r.emissivity is None:
             raise RuntimeError("the thermal renderer returned no temperatures")
         agl = pose.z_msl_m - float(ctx.scene.terrain.height(pose.x_m, pose.y_m))
@@ -411,7 +428,7 @@ class ThermalStream(_Stream):
             field_of_view_deg=self.cam.hfov_deg,
         )
         rel = str(path.relative_to(ctx.out))
-        n = self._annotate(r.ids, rel, 0, t, {})
+        n = self._annotate(pose, r.ground_xy[r.ground_hit], rel, 0, t, {})
         self._truth(rel, 0, t, t_cam, pose, p, cp, r.gsd_m, n)
         ctx.events.append(
             {"t": t, "cam_idx": 1, "img_idx": self.count, "focal_mm": self.cam.focal_length_mm}
