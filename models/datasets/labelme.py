@@ -2,7 +2,8 @@
 
 One JSON per image (``shapes``, ``imagePath``, ``imageHeight``, ``imageWidth``). Shape types:
 ``polygon``, ``rectangle``, ``circle`` become polygons; ``line``/``linestrip`` (how cracks are
-often drawn) are rasterised ``line_width_px`` wide and kept as RLE; ``mask`` (labelme 5) is
+often drawn) are rasterised exactly ``line_width_px`` wide (pixel centres within half the width
+of the line) and kept as RLE; ``mask`` (labelme 5) is
 decoded into RLE; ``point`` shapes carry no area and are skipped. Shapes sharing a
 ``group_id`` and label form one instance, as in labelme's own converter.
 
@@ -27,7 +28,7 @@ from models import rle
 from models.datasets.base import BOX_MODE_XYXY_ABS, LabelledDataset, Problem, report_problem
 from models.errors import DatasetError, DatasetNotFoundError
 
-__all__ = ["load_labelme", "looks_like_labelme", "read_class_file"]
+__all__ = ["load_labelme", "looks_like_labelme", "read_class_file", "thick_polyline"]
 
 _SKIP_LABELS = {"__ignore__", "_background_", "background"}
 
@@ -70,8 +71,7 @@ def _shape_mask(shape: dict[str, Any], h: int, w: int, line_width_px: int) -> np
     if kind in ("line", "linestrip"):
         if len(pts) < 2:
             raise ValueError(f"{kind} needs at least 2 points")
-        cv2.polylines(m, [np.round(pts).astype(np.int32)], False, 1, max(1, line_width_px))
-        return m.astype(bool)
+        return thick_polyline(pts, h, w, line_width_px)
     if kind == "mask":
         data = shape.get("mask")
         if not data or len(pts) != 2:
@@ -87,6 +87,30 @@ def _shape_mask(shape: dict[str, Any], h: int, w: int, line_width_px: int) -> np
     if kind == "point":
         return None
     raise ValueError(f"unsupported shape_type {kind!r}")
+
+
+def thick_polyline(pts: np.ndarray, h: int, w: int, width_px: float) -> np.ndarray:
+    """Pixels whose centre lies within ``width_px / 2`` of a polyline (exact width, round ends).
+
+    Examples
+    --------
+    >>> m = thick_polyline(np.array([[2.0, 5.0], [12.0, 5.0]]), 10, 16, 3)
+    >>> np.flatnonzero(m.any(axis=1)).tolist(), np.flatnonzero(m.any(axis=0)).tolist()[::10]
+    ([4, 5, 6], [1, 11])
+    """
+    out = np.zeros((h, w), bool)
+    r = max(width_px, 1.0) / 2.0
+    for (x0, y0), (x1, y1) in zip(pts[:-1], pts[1:], strict=True):
+        xa, xb = int(max(0, np.floor(min(x0, x1) - r))), int(min(w, np.ceil(max(x0, x1) + r) + 1))
+        ya, yb = int(max(0, np.floor(min(y0, y1) - r))), int(min(h, np.ceil(max(y0, y1) + r) + 1))
+        if xb <= xa or yb <= ya:
+            continue
+        yy, xx = np.mgrid[ya:yb, xa:xb].astype(np.float64)
+        dx, dy = x1 - x0, y1 - y0
+        t = np.clip(((xx - x0) * dx + (yy - y0) * dy) / max(dx * dx + dy * dy, 1e-12), 0.0, 1.0)
+        d2 = (xx - x0 - t * dx) ** 2 + (yy - y0 - t * dy) ** 2
+        out[ya:yb, xa:xb] |= d2 <= r * r + 1e-9
+    return out
 
 
 def load_labelme(

@@ -2,7 +2,7 @@
 
 Each image is put in a stratum by its rarest class (by instance count over the whole set;
 unlabelled images form their own stratum), so every split sees every class as far as the counts
-allow. Augmented copies of one source photo (Roboflow's ``name_jpg.rf.<hash>.jpg``) are grouped
+allow: a stratum with at least as many photos as splits gives each split one or more. Augmented copies of one source photo (Roboflow's ``name_jpg.rf.<hash>.jpg``) are grouped
 and always land in the same split, so a model is never validated on a copy of a training image.
 """
 
@@ -83,6 +83,13 @@ def split_records(
         take = np.floor(want).astype(int)
         short = len(keys) - take.sum()
         take[np.argsort(-(want - take), kind="stable")[:short]] += 1
+        # a stratum with enough groups reaches every split (a rare class must be validated too)
+        wanted = np.flatnonzero(frac > 0)
+        if len(keys) >= len(wanted):
+            for i in wanted:
+                if take[i] == 0:
+                    take[int(np.argmax(take))] -= 1
+                    take[i] = 1
         carry = want - take
         start = 0
         for i, n in enumerate(names):

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ClassResult", "EvalReport", "format_report"]
+__all__ = ["ClassResult", "EvalReport", "format_report", "nan_to_none"]
 
 
 def _ratio(a: int, b: int) -> float:
@@ -91,14 +91,20 @@ class EvalReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; NaN (undefined: no ground truth, no detections) becomes None."""
         d = asdict(self)
         d["precision"], d["recall"], d["f1"] = self.precision, self.recall, self.f1
-        return d
+        return nan_to_none(d)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvalReport:
         fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        fields["per_class"] = {c: ClassResult(**v) for c, v in d.get("per_class", {}).items()}
+        for key in ("bbox", "segm"):
+            fields[key] = {k: math.nan if v is None else v for k, v in fields.get(key, {}).items()}
+        fields["per_class"] = {
+            c: ClassResult(**{k: math.nan if v is None else v for k, v in r.items()})
+            for c, r in d.get("per_class", {}).items()
+        }
         return cls(**fields)
 
     def save(self, path: str | Path) -> None:
@@ -107,6 +113,17 @@ class EvalReport:
     @classmethod
     def load(cls, path: str | Path) -> EvalReport:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def nan_to_none(x: Any) -> Any:
+    """NaN -> None, recursively (strict JSON has no NaN)."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [nan_to_none(v) for v in x]
+    return x
 
 
 def _f(v: float) -> str:
