@@ -24,18 +24,22 @@ IGNORE = 255
 
 @dataclass(frozen=True)
 class AugmentParams:
-    """Augmentation settings (see ``INPUT.*`` in :mod:`models.semseg.config`)."""
+    """Augmentation settings (``SURVEY.AUG.*`` and ``SURVEY.CRACK.*`` of the preset).
+
+    ``brightness``, ``contrast`` and ``saturation`` are ``(lo, hi)`` factor ranges (1 = unchanged).
+    """
 
     crop_px: int = 256
     defect_crop_prob: float = 0.8
     scale_min: float = 0.75
     scale_max: float = 1.33
     rot90: bool = True
-    flip: bool = True
-    brightness: float = 0.25
-    contrast: float = 0.3
+    hflip: bool = True
+    vflip: bool = True
+    brightness: tuple[float, float] = (0.75, 1.25)
+    contrast: tuple[float, float] = (0.7, 1.3)
+    saturation: tuple[float, float] = (0.7, 1.3)
     gamma: float = 0.3
-    saturation: float = 0.3
     blur_prob: float = 0.2
     noise_std: float = 6.0
     jpeg_prob: float = 0.3
@@ -43,23 +47,24 @@ class AugmentParams:
 
     @classmethod
     def from_cfg(cls, cfg: Any) -> AugmentParams:
-        """Read the ``INPUT`` keys of a detectron2 config built by ``crack_semseg_cfg``."""
-        i, a = cfg.INPUT, cfg.INPUT.AUG
+        """Read ``SURVEY.AUG`` and ``SURVEY.CRACK`` of a config."""
+        a, c = cfg.SURVEY.AUG, cfg.SURVEY.CRACK
         return cls(
-            crop_px=int(i.CROP_PX),
-            defect_crop_prob=float(i.DEFECT_CROP_PROB),
-            scale_min=float(i.SCALE_RANGE[0]),
-            scale_max=float(i.SCALE_RANGE[1]),
+            crop_px=int(a.CROP_SIZE),
+            defect_crop_prob=float(a.CROP_FOCUS),
+            scale_min=float(a.SCALE[0]),
+            scale_max=float(a.SCALE[1]),
             rot90=bool(a.ROT90),
-            flip=bool(a.FLIP),
-            brightness=float(a.BRIGHTNESS),
-            contrast=float(a.CONTRAST),
-            gamma=float(a.GAMMA),
-            saturation=float(a.SATURATION),
-            blur_prob=float(a.BLUR_PROB),
-            noise_std=float(a.NOISE_STD),
-            jpeg_prob=float(a.JPEG_PROB),
-            shadow_prob=float(a.SHADOW_PROB),
+            hflip=bool(a.HFLIP),
+            vflip=bool(a.VFLIP),
+            brightness=(float(a.BRIGHTNESS[0]), float(a.BRIGHTNESS[1])),
+            contrast=(float(a.CONTRAST[0]), float(a.CONTRAST[1])),
+            saturation=(float(a.SATURATION[0]), float(a.SATURATION[1])),
+            gamma=float(c.GAMMA),
+            blur_prob=float(c.BLUR_PROB),
+            noise_std=float(c.NOISE_STD),
+            jpeg_prob=float(c.JPEG_PROB),
+            shadow_prob=float(c.SHADOW_PROB),
         )
 
 
@@ -132,14 +137,14 @@ def photometric(img: np.ndarray, p: AugmentParams, rng: np.random.Generator) -> 
     x = img.astype(np.float32)
     if p.shadow_prob > 0 and rng.random() < p.shadow_prob:
         x = _shadow(x, rng)
-    if p.saturation > 0:
+    if p.saturation != (1.0, 1.0):
         grey = x.mean(axis=2, keepdims=True)
-        x = grey + (x - grey) * rng.uniform(1 - p.saturation, 1 + p.saturation)
-    if p.contrast > 0:
+        x = grey + (x - grey) * rng.uniform(*p.saturation)
+    if p.contrast != (1.0, 1.0):
         mean = float(x.mean())
-        x = mean + (x - mean) * rng.uniform(1 - p.contrast, 1 + p.contrast)
-    if p.brightness > 0:
-        x = x + 255.0 * rng.uniform(-p.brightness, p.brightness)
+        x = mean + (x - mean) * rng.uniform(*p.contrast)
+    if p.brightness != (1.0, 1.0):
+        x = x * rng.uniform(*p.brightness)
     x = np.clip(x, 0, 255)
     if p.gamma > 0:
         x = 255.0 * (x / 255.0) ** np.exp(rng.uniform(-p.gamma, p.gamma))
@@ -174,7 +179,9 @@ def augment_pair(
     if p.rot90:
         k = int(rng.integers(4))
         img, lab = np.rot90(img, k), np.rot90(lab, k)
-    if p.flip and rng.random() < 0.5:
+    if p.hflip and rng.random() < 0.5:
         img, lab = img[:, ::-1], lab[:, ::-1]
+    if p.vflip and rng.random() < 0.5:
+        img, lab = img[::-1], lab[::-1]
     img = photometric(np.ascontiguousarray(img), p, rng)
     return img, np.ascontiguousarray(lab)

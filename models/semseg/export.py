@@ -1,41 +1,81 @@
-"""Export the best model of a training run as a small self-contained fp16 model file."""
+"""Export a crack-model run as a small self-contained fp16 model file, thresholds tuned on val.
+
+:func:`export_model` loads the run's best weights (``model_best.pth``, else the newest), runs
+them on the run's validation splits (:func:`models.semseg.evaluate.evaluate_semantic`), takes
+the **pooled threshold** (best mean F1 over the splits), and writes the model file with its
+scores and recipe (seed, datasets, iterations, versions) in ``meta``, plus a
+``<name>.recipe.json`` beside it for readers without torch.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from models.errors import ModelError
 
-__all__ = ["export_best"]
+__all__ = ["export_model"]
 
 
-def export_best(
+def export_model(
     run_dir: str | Path, dest: str | Path, *, extra_meta: dict[str, Any] | None = None
-) -> Path:
-    """Write ``run_dir/model_best.pth`` to ``dest`` in fp16 with the run's recipe in its metadata."""
-    import json
-
+) -> dict[str, Any]:
+    """Write ``dest`` (fp16 model file) and ``dest.recipe.json``; returns the metadata."""
     import torch
 
-    from models.semseg.predict import _load_any, save_model_file
+    from models.semseg.evaluate import evaluate_semantic
+    from models.semseg.predict import SemSegPredictor, _load_any, save_model_file
+    from models.training.engine import load_run_datasets
 
     run = Path(run_dir)
-    src = run / "model_best.pth"
-    if not src.is_file():
-        raise ModelError("no model_best.pth: the run has not been validated yet", path=run)
-    cfg, sd, meta = _load_any(src)
-    recipe_path = run / "recipe.json"
-    if recipe_path.is_file():
-        recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
-        meta["recipe"] = {
-            "seed": recipe.get("seed"),
-            "command": recipe.get("command"),
-            "versions": recipe.get("versions"),
-            "train": {k: [Path(e["image"]).name for e in v] for k, v in recipe["train"].items()},
-            "val": {k: [Path(e["image"]).name for e in v] for k, v in recipe["val"].items()},
-        }
-    meta["dtype"] = "float16"
-    meta["torch"] = torch.__version__
-    meta.update(extra_meta or {})
-    return save_model_file(dest, cfg, sd, meta, half=True)
+    if not (run / "config.yaml").is_file():
+        raise ModelError("not a training run folder (no config.yaml)", path=run)
+    cfg, sd, meta0 = _load_any(run)
+    _, val_ds = load_run_datasets(cfg)
+    if val_ds is None or not val_ds.records:
+        raise ModelError("the run has no validation data to tune the threshold on", path=run)
+    pred = SemSegPredictor.from_state_dict(cfg, sd)
+    res = evaluate_semantic(pred, val_ds.records, progress=True)
+    thr = float(res["pooled_threshold"])
+    run_info = {}
+    if (run / "run.json").is_file():
+        run_info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.SURVEY.SCORE_THRESHOLD = thr
+    cfg.MODEL.WEIGHTS = ""
+    cfg.OUTPUT_DIR = ""
+    meta = {
+        "thresholds": [thr] * len(pred.class_names),
+        "classes": list(pred.class_names),
+        "iteration": meta0.get("iteration"),
+        "val": {
+            "tolerance_px": res["tolerance_px"],
+            "at_threshold": res["at_pooled"],
+            "mean_f1": res["mean_at_pooled"],
+            "best_per_split": {
+                g: {k: v[k] for k in ("best_threshold", "best_f1", "best_precision", "best_recall")}
+                for g, v in res["groups"].items()
+            },
+        },
+        "recipe": {
+            "preset": "crack_semseg_R18_FPN",
+            "seed": int(cfg.SURVEY.SEED),
+            "train": list(cfg.SURVEY.DATASETS.TRAIN),
+            "val": list(cfg.SURVEY.DATASETS.VAL),
+            "max_iter": int(cfg.SOLVER.MAX_ITER),
+            "iterations_done": run_info.get("iterations_done"),
+            "train_images": run_info.get("train_images"),
+            "val_images": run_info.get("val_images"),
+            "versions": run_info.get("versions"),
+            "command": "scripts/train_crack_model.py",
+        },
+        "dtype": "float16",
+        "torch": str(torch.__version__),
+        **(extra_meta or {}),
+    }
+    path = save_model_file(dest, cfg, sd, meta, half=True)
+    recipe = path.with_name(path.stem + ".recipe.json")
+    recipe.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return {**meta, "path": str(path), "bytes": path.stat().st_size}

@@ -61,7 +61,8 @@ class CrackSemSegFPNHead(SemSegFPNHead):
     """``SemSegFPNHead`` trained with class-weighted cross-entropy + soft dice.
 
     Config keys beyond ``SemSegFPNHead``'s: ``MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS`` (one weight per
-    class, background first) and ``MODEL.SEM_SEG_HEAD.DICE_WEIGHT``.
+    class, background first; empty = 1 for background, 10 for each defect class) and
+    ``MODEL.SEM_SEG_HEAD.DICE_WEIGHT``.
     """
 
     @configurable
@@ -80,7 +81,8 @@ class CrackSemSegFPNHead(SemSegFPNHead):
                 f"MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS has {len(class_weights)} values, "
                 f"expected one per class ({n})"
             )
-        w = torch.tensor(class_weights or [1.0] * n, dtype=torch.float32)
+        default = [1.0] + [10.0] * (n - 1)  # thin defects: ~1-2 % of the pixels
+        w = torch.tensor(class_weights or default, dtype=torch.float32)
         self.register_buffer("class_weights", w, persistent=False)
         self.dice_weight = float(dice_weight)
 

@@ -1,25 +1,30 @@
-"""The dataset mapper: a :class:`~models.semseg.data.MaskSample` -> detectron2 model input.
+"""The ``crack_semantic`` mapper: a dataset record -> a detectron2 semantic-model input.
 
 Training output: ``{"image": uint8 CHW tensor (BGR), "sem_seg": int64 HW tensor, "height",
-"width", "file_name"}`` with the crop and augmentation of :mod:`models.semseg.augment`;
-evaluation output: the whole image and its label map, unchanged. Decoded images are cached in
-memory (the crack sets are a few hundred small crops).
+"width", "file_name"}`` after the crack-aware crop and aerial augmentation of
+:mod:`models.semseg.augment`; evaluation output: the whole image and its target. Decoded images
+and targets are cached in memory (crack sets are a few hundred small crops). A record whose
+image or label cannot be read is logged by name and skipped (``None``), as the engine expects.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
+from models.errors import DatasetError, ImageReadError
 from models.semseg.augment import AugmentParams, augment_pair
-from models.semseg.data import MaskSample, read_image_bgr, read_mask
+from models.semseg.data import read_image_bgr, read_target
 
-__all__ = ["SemSegMapper"]
+__all__ = ["CrackSemanticMapper"]
+
+log = logging.getLogger(__name__)
 
 
-class SemSegMapper:
-    """Turn mask samples into model inputs (callable, like detectron2's ``DatasetMapper``).
+class CrackSemanticMapper:
+    """Callable mapping one record to a model input (see the module docstring).
 
     Parameters
     ----------
@@ -28,50 +33,46 @@ class SemSegMapper:
     is_train : bool
         Augment and crop (training) or pass the whole image through (evaluation).
     cache : bool
-        Keep decoded images and masks in memory.
+        Keep decoded images and targets in memory.
     """
 
     def __init__(self, params: AugmentParams, is_train: bool = True, cache: bool = True) -> None:
         self.params, self.is_train, self.cache = params, is_train, cache
-        self._cache: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._rng = np.random.default_rng()
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
-    def from_cfg(cls, cfg: Any, is_train: bool = True) -> SemSegMapper:
+    def from_cfg(cls, cfg: Any, is_train: bool = True) -> CrackSemanticMapper:
         return cls(AugmentParams.from_cfg(cfg), is_train=is_train)
 
-    def load(self, s: MaskSample) -> tuple[np.ndarray, np.ndarray]:
-        """The decoded image (BGR uint8) and label map (uint8: 0 background, 1 defect)."""
-        key = (s.image_path, s.mask_path, s.mask_min_value)
+    def load(self, record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The image (BGR uint8) and target (uint8 class map) of a record, cached."""
+        key = f"{record['file_name']}|{record.get('label_file')}|{sorted(record.get('label_values', {}).items())}"
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        img = read_image_bgr(s.image_path)
-        mask = read_mask(s.mask_path, s.mask_min_value)
-        if mask.shape != img.shape[:2]:
-            from models.errors import ModelError
-
-            raise ModelError(
-                f"mask is {mask.shape[1]}x{mask.shape[0]} but its image {s.image_path} is "
-                f"{img.shape[1]}x{img.shape[0]}",
-                path=s.mask_path,
-            )
-        out = (img, mask.astype(np.uint8))
+        img = read_image_bgr(record["file_name"])
+        target = read_target(record, img.shape[:2])
         if self.cache:
-            self._cache[key] = out
-        return out
+            self._cache[key] = (img, target)
+        return img, target
 
     def __call__(
-        self, sample: MaskSample, rng: np.random.Generator | None = None
-    ) -> dict[str, Any]:
+        self, record: dict[str, Any], rng: np.random.Generator | None = None
+    ) -> dict[str, Any] | None:
         import torch
 
-        img, lab = self.load(sample)
+        try:
+            img, lab = self.load(record)
+        except (ImageReadError, DatasetError) as exc:
+            log.warning("skipped: %s", exc)
+            return None
         if self.is_train:
-            img, lab = augment_pair(img, lab, self.params, rng if rng is not None else self._rng)
+            # seeded through numpy's global state (the engine seeds it), so runs repeat
+            rng = rng or np.random.default_rng(int(np.random.randint(0, 2**31 - 1)))  # noqa: NPY002
+            img, lab = augment_pair(img, lab, self.params, rng)
         h, w = lab.shape
         return {
-            "file_name": sample.image_path,
+            "file_name": record["file_name"],
             "height": h,
             "width": w,
             "image": torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),

@@ -2,10 +2,10 @@
 
 A **model file** (``.pth``) is self-contained: ``{"model": state_dict (fp16 or fp32),
 "cfg": detectron2 YAML text, "meta": {...}}``; :func:`save_model_file` writes one (the shipped
-default model is one), :class:`SemSegPredictor` reads one. A training checkpoint (detectron2's
-``model_XXXXXXX.pth``) is also accepted when its ``config.yaml`` sits beside it.
+default model is one), :class:`SemSegPredictor` reads one. A training run folder of the engine
+(:mod:`models.training.engine`), or a checkpoint beside its ``config.yaml``, works too.
 
-Frames larger than ``TEST.TILE_PX`` are cut into overlapping tiles; the softmax probabilities
+Frames larger than ``SURVEY.TILE.SIZE`` are cut into overlapping tiles; the softmax probabilities
 of the tiles are blended with weights that fall off towards the tile borders, where the
 network sees less context.
 """
@@ -85,20 +85,15 @@ class SemSegPrediction:
         return self.masks.any(axis=0)
 
 
-def _load_any(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """(cfg, state_dict, meta) from a model file or a training checkpoint with config.yaml."""
+def _torch_load(path: Path) -> Any:
     import torch
 
-    from models.semseg.config import crack_semseg_cfg, load_semseg_cfg
-
-    if not path.is_file():
-        raise ModelError("model file not found", path=path)
     if not zipfile.is_zipfile(path):
         raise ModelError(
             "not a readable torch model file (expected torch.save's zip format)", path=path
         )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         # A training checkpoint also holds optimiser/scheduler objects: load it only from a
         # training run folder (config.yaml beside it), i.e. a file this project wrote.
@@ -106,25 +101,44 @@ def _load_any(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
             raise ModelError(
                 "file holds more than tensors and is not in a training run folder", path=path
             ) from None
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError, ValueError) as exc:
         raise ModelError(
             f"not a readable torch model file ({type(exc).__name__}: {exc})", path=path
         ) from exc
-    if not isinstance(obj, dict) or "model" not in obj:
-        raise ModelError("no 'model' state dict in this file (expected a model file)", path=path)
-    meta = dict(obj.get("meta", {}))
-    if "cfg" in obj:
-        from detectron2.config import CfgNode as CN
 
-        loaded = CN.load_cfg(obj["cfg"])
-        names = loaded.MODEL.SEM_SEG_HEAD.get("CLASS_NAMES")
-        if not names:
-            raise ModelError("embedded config has no MODEL.SEM_SEG_HEAD.CLASS_NAMES", path=path)
-        cfg = crack_semseg_cfg(class_names=names)
-        cfg.merge_from_other_cfg(loaded)
+
+def _load_any(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(cfg, state_dict, meta) of a model file, a run folder, or weights beside config.yaml."""
+    from models.semseg.config import cfg_from_yaml_text
+
+    if not path.exists():
+        raise ModelError("model file not found", path=path)
+    if path.is_dir() or (path.parent / "config.yaml").is_file():
+        from models.predictor import find_weights
+        from models.training.engine import load_run_config
+
+        cfg_path, weights = find_weights(path)
+        cfg = load_run_config(cfg_path.parent)
+        obj = _torch_load(weights)
+        meta = {"iteration": obj.get("iteration")} if isinstance(obj, dict) else {}
     else:
-        cfg = load_semseg_cfg(path.parent / "config.yaml")
+        obj = _torch_load(path)
+        if not isinstance(obj, dict) or "cfg" not in obj:
+            raise ModelError(
+                "no embedded config: expected a model file (see models.semseg.predict) or "
+                "weights beside their run's config.yaml",
+                path=path,
+            )
+        cfg = cfg_from_yaml_text(obj["cfg"], source=str(path))
+        meta = dict(obj.get("meta", {}))
+    if not isinstance(obj, dict) or "model" not in obj:
+        raise ModelError("no 'model' state dict in this file", path=path)
+    if cfg.MODEL.META_ARCHITECTURE != "SemanticSegmentor":
+        raise ModelError(
+            f"a {cfg.MODEL.META_ARCHITECTURE} model, not a semantic one (use models.predictor)",
+            path=path,
+        )
     return cfg, obj["model"], meta
 
 
@@ -134,13 +148,13 @@ class SemSegPredictor:
     Parameters
     ----------
     cfg : CfgNode
-        The model's config (``TEST.THRESHOLD``, ``TEST.TILE_PX``, ``TEST.TILE_OVERLAP_PX``).
+        The model's config (``SURVEY.CLASSES``, ``SURVEY.SCORE_THRESHOLD``, ``SURVEY.TILE.*``).
     model : torch.nn.Module
         A detectron2 ``SemanticSegmentor`` in eval mode (see :meth:`from_file`).
     thresholds : sequence of float, optional
         Per-class probability thresholds; default ``TEST.THRESHOLD`` for every class.
-    batch_tiles : int
-        Tiles per forward pass.
+    batch_tiles : int, optional
+        Tiles per forward pass (default ``SURVEY.TILE.BATCH``).
     """
 
     def __init__(
@@ -149,21 +163,26 @@ class SemSegPredictor:
         model: Any,
         *,
         thresholds: tuple[float, ...] | None = None,
-        batch_tiles: int = 4,
+        batch_tiles: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = model
-        self.class_names = tuple(str(n) for n in cfg.MODEL.SEM_SEG_HEAD.CLASS_NAMES[1:])
-        default = float(cfg.TEST.THRESHOLD)
+        self.class_names = tuple(str(n) for n in cfg.SURVEY.CLASSES)
+        if len(self.class_names) + 1 != int(cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES):
+            raise ModelError(
+                f"SURVEY.CLASSES {list(self.class_names)} do not match "
+                f"MODEL.SEM_SEG_HEAD.NUM_CLASSES = {cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES}"
+            )
+        default = float(cfg.SURVEY.SCORE_THRESHOLD)
         self.thresholds = tuple(thresholds) if thresholds else (default,) * len(self.class_names)
         if len(self.thresholds) != len(self.class_names):
             raise ModelError(
                 f"{len(self.thresholds)} thresholds for {len(self.class_names)} classes"
             )
-        self.tile_px = int(cfg.TEST.TILE_PX)
-        self.overlap_px = int(cfg.TEST.TILE_OVERLAP_PX)
-        self.batch_tiles = max(1, int(batch_tiles))
+        self.tile_px = int(cfg.SURVEY.TILE.SIZE)
+        self.overlap_px = int(cfg.SURVEY.TILE.OVERLAP)
+        self.batch_tiles = max(1, int(batch_tiles or cfg.SURVEY.TILE.BATCH))
         self.meta = dict(meta or {})
 
     @classmethod

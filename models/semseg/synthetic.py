@@ -41,8 +41,9 @@ def crack_pair(
     return img, mask.astype(bool)
 
 
-def write_crack_dataset(root: Path, n: int, seed: int = 0, size: int = 96) -> Path:
-    """``root/images/*.png`` + ``root/masks/*.png`` and ``root/train.txt``; returns the list file."""
+def write_crack_dataset(root: Path, n: int, seed: int = 0, size: int = 96, n_val: int = 0) -> Path:
+    """``root/images/*.png`` + ``root/masks/*.png`` (0/255) with ``train.txt`` (and ``val.txt``
+    holding the last ``n_val`` pairs), the layout of the UAV crack CC0 set; returns ``root``."""
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "masks").mkdir(parents=True, exist_ok=True)
@@ -52,6 +53,8 @@ def write_crack_dataset(root: Path, n: int, seed: int = 0, size: int = 96) -> Pa
         cv2.imwrite(str(root / "images" / f"c{i:03d}.png"), img)
         cv2.imwrite(str(root / "masks" / f"c{i:03d}.png"), m.astype(np.uint8) * 255)
         lines.append(f"images/c{i:03d}.png masks/c{i:03d}.png")
-    lst = root / "train.txt"
-    lst.write_text("\n".join(lines) + "\n")
-    return lst
+    cut = n - n_val
+    (root / "train.txt").write_text("\n".join(lines[:cut]) + "\n")
+    if n_val:
+        (root / "val.txt").write_text("\n".join(lines[cut:]) + "\n")
+    return root

@@ -1,316 +1,172 @@
-"""Training of the semantic model: periodic checkpoints, ``resume``, validation, best model.
+"""Training the crack model through the project's engine, in resumable chunks.
 
-The run folder holds ``config.yaml`` (the whole recipe), ``recipe.json`` (seed, data lists with
-file hashes, versions), detectron2 checkpoints ``model_XXXXXXX.pth`` + ``last_checkpoint``
-(the last two kept), ``metrics.jsonl`` (losses, learning rate, validation) and
-``model_best.pth`` (a self-contained model file, see :mod:`models.semseg.predict`, of the
-iteration with the best mean validation F1, its per-class thresholds tuned on the val splits).
-
-A batch is a pure function of ``(SEED, iteration)``, so a run stopped (SIGTERM/SIGINT, or
-``stop_after_s``) and resumed sees the same data as one that never stopped. Training sets are
-sampled with weights proportional to the square root of their size, so a small set (UAV75, 17
-crops) is not drowned by a large one (189 crops) nor over-fitted.
+:func:`train_crack_model` builds (or reloads) a run of the ``crack_semseg_R18_FPN`` preset and
+trains it with :func:`models.training.engine.train` (checkpoints every
+``SOLVER.CHECKPOINT_PERIOD`` iterations, ``resume``, validation with the ``crack_f1``
+evaluator, ``model_best.pth``). :class:`GracefulStop` lets a long CPU run be stopped cleanly:
+on SIGTERM/SIGINT, or after ``stop_after_s``, it saves a checkpoint at the current iteration
+and ends the call; the next call with the same run folder continues from there.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
-import platform
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from detectron2.engine.train_loop import HookBase
 
 from models.errors import ModelError
-from models.semseg.data import MaskSample
-from models.semseg.mapper import SemSegMapper
-from models.semseg.metrics import PixelCounts, threshold_sweep
 
-__all__ = ["SWEEP_THRESHOLDS", "evaluate_semseg", "train_semseg", "write_recipe"]
+__all__ = ["GracefulStop", "TrainingStopped", "default_crack_data", "train_crack_model"]
 
 log = logging.getLogger(__name__)
 
-SWEEP_THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
+class TrainingStopped(BaseException):
+    """Raised by :class:`GracefulStop` after it saved a checkpoint (the run can resume).
 
-def evaluate_semseg(
-    predictor: Any,
-    samples: Sequence[MaskSample],
-    *,
-    tol_px: float = 2.0,
-    thresholds: np.ndarray = SWEEP_THRESHOLDS,
-    mapper: SemSegMapper | None = None,
-) -> dict[str, Any]:
-    """Tolerant pixel P/R/F1 of a :class:`~models.semseg.predict.SemSegPredictor` on a split.
-
-    The defect classes are pooled (union mask vs union truth). Returns the counts at the
-    predictor's own threshold and the threshold with the best F1 in ``thresholds``.
+    A ``BaseException`` like ``KeyboardInterrupt``: detectron2's trainer logs every
+    ``Exception`` as a failure; a requested stop is not one.
     """
-    mapper = mapper or SemSegMapper(params=None, is_train=False, cache=False)  # type: ignore[arg-type]
-    sweep = [PixelCounts()] * len(thresholds)
-    at_own = PixelCounts()
-    own = float(max(predictor.thresholds))
-    for s in samples:
-        img, lab = mapper.load(s)
-        prob = predictor.probabilities(img).max(axis=0)
-        true = (lab > 0) & (lab != 255)
-        per_t = threshold_sweep(prob, true, thresholds, tol_px)
-        sweep = [a + b for a, b in zip(sweep, per_t, strict=True)]
-        at_own = at_own + threshold_sweep(prob, true, np.array([own]), tol_px)[0]
-    best = int(np.argmax([c.f1 for c in sweep]))
-    b = sweep[best]
-    return {
-        "images": len(samples),
-        "tolerance_px": tol_px,
-        "threshold": own,
-        "precision": at_own.precision,
-        "recall": at_own.recall,
-        "f1": at_own.f1,
-        "best_threshold": float(thresholds[best]),
-        "best_precision": b.precision,
-        "best_recall": b.recall,
-        "best_f1": b.f1,
-        "sweep": {f"{t:.3f}": round(c.f1, 4) for t, c in zip(thresholds, sweep, strict=True)},
-    }
 
 
-def _sha1(path: str) -> str:
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+class GracefulStop(HookBase):
+    """Save a checkpoint and stop on SIGTERM/SIGINT or after ``stop_after_s`` seconds."""
 
-
-def write_recipe(
-    out_dir: Path,
-    cfg: Any,
-    train_sets: Mapping[str, Sequence[MaskSample]],
-    val_sets: Mapping[str, Sequence[MaskSample]],
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Write ``recipe.json``: seed, data lists (with SHA-1 of every file), versions."""
-    import detectron2
-    import torch
-
-    def listing(sets: Mapping[str, Sequence[MaskSample]]) -> dict[str, Any]:
-        return {
-            name: [
-                {
-                    "image": s.image_path,
-                    "mask": s.mask_path,
-                    "mask_min_value": s.mask_min_value,
-                    "sha1": _sha1(s.image_path)[:16] + _sha1(s.mask_path)[:16],
-                }
-                for s in samples
-            ]
-            for name, samples in sets.items()
-        }
-
-    recipe = {
-        "seed": int(cfg.SEED),
-        "config": "config.yaml",
-        "train": listing(train_sets),
-        "val": listing(val_sets),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "detectron2": getattr(detectron2, "__version__", "?"),
-            "numpy": np.__version__,
-        },
-        **dict(extra or {}),
-    }
-    (out_dir / "recipe.json").write_text(json.dumps(recipe, indent=1), encoding="utf-8")
-    return recipe
-
-
-class _StopFlag:
-    """Set by SIGTERM/SIGINT so the loop saves a checkpoint and returns."""
-
-    def __init__(self) -> None:
-        self.stop = False
+    def __init__(self, stop_after_s: float | None = None) -> None:
+        self.stop_after_s = stop_after_s
+        self.requested = False
         self._old: dict[int, Any] = {}
+        self._t0 = 0.0
 
-    def __enter__(self) -> _StopFlag:
+    def before_train(self) -> None:
+        self._t0 = time.monotonic()
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 self._old[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: no signal handling
                 pass
-        return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        log.warning("signal %d: saving a checkpoint and stopping", signum)
-        self.stop = True
+        log.warning("signal %d: stopping after this iteration with a checkpoint", signum)
+        self.requested = True
 
-    def __exit__(self, *exc: object) -> None:
+    def after_step(self) -> None:
+        late = self.stop_after_s is not None and time.monotonic() - self._t0 > self.stop_after_s
+        if not (self.requested or late):
+            return
+        it = self.trainer.iter
+        ckpt = next(
+            (h.checkpointer for h in self.trainer._hooks if hasattr(h, "checkpointer")), None
+        )
+        if ckpt is None:
+            raise ModelError("no checkpointer among the trainer's hooks; cannot stop cleanly")
+        ckpt.save(f"model_{it:07d}", iteration=it)
+        raise TrainingStopped(f"stopped at iteration {it} with a checkpoint; run again to resume")
+
+    def after_train(self) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+        self._old.clear()
 
 
-def train_semseg(
-    cfg: Any,
-    train_sets: Mapping[str, Sequence[MaskSample]],
-    val_sets: Mapping[str, Sequence[MaskSample]],
+def default_crack_data(data_dir: str | Path) -> tuple[list[str], list[str]]:
+    """Dataset specs of the default crack model: CC0 UAV crack set + UAV75 (train, val)."""
+    d = Path(data_dir)
+    cc0, uav = d / "uav_crack_cc0", d / "uav75"
+    for p in (cc0, uav):
+        if not p.is_dir():
+            raise ModelError("crack dataset folder not found", path=p)
+    return [f"{cc0}:train", f"{uav}:train"], [f"{cc0}:val", f"{uav}:val"]
+
+
+def train_crack_model(
     out_dir: str | Path,
     *,
-    resume: bool = True,
+    train: Sequence[str] = (),
+    val: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    seed: int | None = None,
+    threads: int | None = None,
+    max_iter: int | None = None,
+    device: str | None = None,
     stop_after_s: float | None = None,
-    log_period: int = 20,
-    recipe_extra: Mapping[str, Any] | None = None,
+    restart: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train (or resume) the model of ``cfg``; returns the last validation result.
+    """Start or continue a crack-model run; returns a summary (iterations, best metric, state).
 
-    Parameters
-    ----------
-    cfg : CfgNode
-        From :func:`models.semseg.config.crack_semseg_cfg` (``SOLVER.*``, ``INPUT.*``, ``SEED``).
-    train_sets, val_sets : mapping of name -> samples
-        Training data (sampled with sqrt-size weights) and validation splits (each evaluated
-        every ``TEST.EVAL_PERIOD`` iterations and at the end).
-    out_dir : path
-        Run folder; with ``resume`` an existing run continues from its last checkpoint.
-    stop_after_s : float, optional
-        Save a checkpoint and return after this many seconds (time-boxed chunks).
+    An existing run folder continues with its own saved config (the recipe does not change
+    half-way); ``max_iter`` may raise its length. ``restart`` starts over in the same folder.
     """
-    import torch
-    from detectron2.checkpoint import DetectionCheckpointer
-    from detectron2.solver import build_lr_scheduler
-    from detectron2.utils.events import EventStorage
-    from tqdm import tqdm
-
-    from models.semseg.config import build_semseg_model
-    from models.semseg.predict import SemSegPredictor, save_model_file
+    import models.semseg.plugin  # noqa: F401
+    from models.semseg.config import PRESET
+    from models.training.engine import load_run_config, new_run_config
+    from models.training.engine import train as engine_train
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    samples = [s for v in train_sets.values() for s in v]
-    if not samples:
-        raise ModelError("no training samples")
-    set_w = {k: math.sqrt(len(v)) for k, v in train_sets.items() if v}
-    total = sum(set_w.values())
-    probs = np.array([set_w[k] / total / len(v) for k, v in train_sets.items() for _ in v])
-
-    cfg_path = out / "config.yaml"
-    if resume and cfg_path.is_file() and (out / "last_checkpoint").is_file():
-        log.info("resuming %s (its config.yaml is kept)", out)
+    resume = (out / "last_checkpoint").is_file() and not restart
+    if resume:
+        cfg = load_run_config(out)
+        cfg.defrost()
+        if max_iter is not None:
+            cfg.SOLVER.MAX_ITER = int(max_iter)
+        if threads is not None:
+            cfg.SURVEY.THREADS = int(threads)
+        if device:
+            cfg.MODEL.DEVICE = device
     else:
-        cfg_path.write_text(cfg.dump(), encoding="utf-8")
-        write_recipe(out, cfg, train_sets, val_sets, recipe_extra)
-
-    torch.set_num_threads(int(cfg.SOLVER.NUM_THREADS))
-    torch.manual_seed(int(cfg.SEED))
-    model = build_semseg_model(cfg)
-    model.train()
-    opt = torch.optim.AdamW(
-        model.parameters(),
-        lr=float(cfg.SOLVER.BASE_LR),
-        weight_decay=float(cfg.SOLVER.WEIGHT_DECAY),
-    )
-    sched = build_lr_scheduler(cfg, opt)
-    ckpt = DetectionCheckpointer(model, str(out), optimizer=opt, scheduler=sched)
-    start = ckpt.resume_or_load("", resume=resume).get("iteration", -1) + 1 if resume else 0
-    max_iter = int(cfg.SOLVER.MAX_ITER)
-    period, eval_period = int(cfg.SOLVER.CHECKPOINT_PERIOD), int(cfg.TEST.EVAL_PERIOD)
-    mapper = SemSegMapper.from_cfg(cfg, is_train=True)
-    eval_mapper = SemSegMapper(mapper.params, is_train=False)
-    clip = float(cfg.SOLVER.CLIP_GRADIENTS.CLIP_VALUE) if cfg.SOLVER.CLIP_GRADIENTS.ENABLED else 0
-    metrics_f = (out / "metrics.jsonl").open("a", encoding="utf-8")
-    best_path = out / "model_best.pth"
-    best_f1 = _best_so_far(out / "metrics.jsonl")
-    last_eval: dict[str, Any] = {}
-
-    def save(it: int) -> None:
-        ckpt.save(f"model_{it:07d}", iteration=it)
-        for old in sorted(out.glob("model_[0-9]*.pth"))[:-2]:
-            old.unlink()
-
-    def validate(it: int) -> dict[str, Any]:
-        nonlocal best_f1
-        model.eval()
-        pred = SemSegPredictor(cfg, model)
-        res = {n: evaluate_semseg(pred, v, mapper=eval_mapper) for n, v in val_sets.items()}
-        model.train()
-        mean_f1 = float(np.mean([r["best_f1"] for r in res.values()])) if res else 0.0
-        row = {"iter": it, "val": {n: {k: r[k] for k in r if k != "sweep"} for n, r in res.items()}}
-        row["mean_best_f1"] = mean_f1
-        metrics_f.write(json.dumps(row) + "\n")
-        metrics_f.flush()
-        log.info("iter %d: val %s", it, {n: round(r["best_f1"], 4) for n, r in res.items()})
-        if res and mean_f1 > best_f1:
-            best_f1 = mean_f1
-            # one threshold for the defect classes: the one best over the pooled val splits
-            thr = _pooled_best_threshold(res)
-            meta = {"iteration": it, "val": row["val"], "thresholds": [thr] * len(pred.class_names)}
-            save_model_file(best_path, cfg, model.state_dict(), meta, half=False)
-        return row
-
-    t0 = time.monotonic()
-    it = start
-    with EventStorage(start) as storage, _StopFlag() as flag:
-        bar = tqdm(
-            total=max_iter, initial=start, disable=not progress, mininterval=30, desc="train"
+        if not train:
+            raise ModelError("no training data given for a new run")
+        cfg = new_run_config(
+            PRESET,
+            train,
+            val,
+            overrides=overrides,
+            seed=seed,
+            threads=threads,
+            max_iter=max_iter,
+            device=device,
         )
-        for it in range(start, max_iter):
-            rng = np.random.default_rng([int(cfg.SEED), it])
-            idx = rng.choice(len(samples), size=int(cfg.SOLVER.IMS_PER_BATCH), p=probs)
-            batch = [mapper(samples[i], rng) for i in idx]
-            storage.iter = it
-            losses = model(batch)
-            loss = sum(losses.values())
-            if not torch.isfinite(loss):
-                raise ModelError(f"loss is {float(loss)} at iteration {it}; lower SOLVER.BASE_LR")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            sched.step()
-            bar.update(1)
-            if (it + 1) % log_period == 0:
-                row = {k: round(float(v.detach()), 5) for k, v in losses.items()}
-                row.update(
-                    iter=it, lr=opt.param_groups[0]["lr"], t_s=round(time.monotonic() - t0, 1)
-                )
-                metrics_f.write(json.dumps(row) + "\n")
-                metrics_f.flush()
-            if (it + 1) % period == 0 or it + 1 == max_iter:
-                save(it)
-            if eval_period > 0 and ((it + 1) % eval_period == 0) and it + 1 < max_iter:
-                last_eval = validate(it)
-            timed_out = stop_after_s is not None and time.monotonic() - t0 > stop_after_s
-            if flag.stop or timed_out:
-                if (it + 1) % period != 0:
-                    save(it)
-                log.info("stopped at iteration %d; continue with resume", it)
-                bar.close()
-                metrics_f.close()
-                return {"stopped_at": it, **last_eval}
-        bar.close()
-    if start < max_iter or not best_path.is_file():
-        last_eval = validate(max_iter - 1)
-    metrics_f.close()
-    return last_eval
+    stop = GracefulStop(stop_after_s)
+    try:
+        res = engine_train(cfg, out, resume=resume, progress=progress, extra_hooks=[stop])
+    except TrainingStopped as exc:
+        log.info("%s", exc)
+        _mark_stopped(out)
+        return {"state": "stopped", "message": str(exc), "out": str(out)}
+    return {
+        "state": "finished" if res.end_iter >= int(cfg.SOLVER.MAX_ITER) else "stopped",
+        "out": str(out),
+        "start_iter": res.start_iter,
+        "end_iter": res.end_iter,
+        "best_metric": res.best_metric,
+        "val": res.val_metrics,
+    }
 
 
-def _pooled_best_threshold(res: Mapping[str, Mapping[str, Any]]) -> float:
-    """The sweep threshold with the best mean F1 over all val splits."""
-    keys = list(next(iter(res.values()))["sweep"])
-    mean = [np.mean([r["sweep"][k] for r in res.values()]) for k in keys]
-    return float(keys[int(np.argmax(mean))])
+def _mark_stopped(out: Path) -> None:
+    """Record in ``run.json`` that the run stopped on request (the engine did not return)."""
+    import json
 
-
-def _best_so_far(metrics_path: Path) -> float:
-    if not metrics_path.is_file():
-        return -1.0
-    best = -1.0
-    for line in metrics_path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill; the next ones are fine
-        best = max(best, float(row.get("mean_best_f1", -1.0)))
-    return best
+    p = out / "run.json"
+    if not p.is_file():
+        return
+    info = json.loads(p.read_text(encoding="utf-8"))
+    last = (
+        (out / "last_checkpoint").read_text(encoding="utf-8").strip()
+        if (out / "last_checkpoint").is_file()
+        else ""
+    )
+    info.update(
+        state="stopped",
+        last_checkpoint=last,
+        stopped_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    tmp.replace(p)

@@ -19,9 +19,11 @@ from survey.cli import cli
 
 def _model_file(path: Path, classes: tuple[str, ...]) -> Path:
     torch.manual_seed(0)
-    cfg = crack_semseg_cfg(class_names=("background", *classes), channels=32)
-    cfg.TEST.TILE_PX = 64
-    cfg.TEST.TILE_OVERLAP_PX = 16
+    cfg = crack_semseg_cfg(
+        classes=classes,
+        channels=32,
+        overrides=["SURVEY.TILE.SIZE", "64", "SURVEY.TILE.OVERLAP", "16"],
+    )
     model = build_semseg_model(cfg)
     return save_model_file(path, cfg, model.state_dict(), {"thresholds": [0.5] * len(classes)})
 

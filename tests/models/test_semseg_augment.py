@@ -62,6 +62,14 @@ def test_augmented_pairs_stay_aligned_and_are_reproducible() -> None:
             assert g[crack].mean() < g[(a_lab == 0)].mean() - 15
 
 
+def test_params_from_the_preset() -> None:
+    from models.semseg.config import crack_semseg_cfg
+
+    p = AugmentParams.from_cfg(crack_semseg_cfg())
+    assert p.crop_px == 256 and p.defect_crop_prob == 0.8 and p.brightness == (0.75, 1.25)
+    assert p.rot90 and p.hflip and p.vflip and p.jpeg_prob == 0.3
+
+
 def test_photometric_changes_pixels_not_shape() -> None:
     img = np.full((32, 32, 3), 128, np.uint8)
     out = photometric(img, AugmentParams(), np.random.default_rng(3))
@@ -69,10 +77,10 @@ def test_photometric_changes_pixels_not_shape() -> None:
     same = photometric(
         img,
         AugmentParams(
-            brightness=0,
-            contrast=0,
+            brightness=(1.0, 1.0),
+            contrast=(1.0, 1.0),
             gamma=0,
-            saturation=0,
+            saturation=(1.0, 1.0),
             blur_prob=0,
             noise_std=0,
             jpeg_prob=0,

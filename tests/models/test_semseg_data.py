@@ -1,4 +1,4 @@
-"""Image/mask datasets of the semantic model: list files, folder pairs, mask decoding, errors."""
+"""Images and per-pixel targets of the semantic model (records from the project's importers)."""
 
 from __future__ import annotations
 
@@ -8,67 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from models.errors import ModelError
-from models.semseg.data import (
-    load_folder_pairs,
-    load_list_file,
-    parse_dataset_spec,
-    read_image_bgr,
-    read_mask,
-)
-
-
-def test_list_file_pairs_and_errors(tmp_path: Path) -> None:
-    (tmp_path / "images").mkdir()
-    (tmp_path / "masks").mkdir()
-    for n in ("a", "b"):
-        cv2.imwrite(str(tmp_path / "images" / f"{n}.png"), np.zeros((8, 8, 3), np.uint8))
-        cv2.imwrite(str(tmp_path / "masks" / f"{n}.png"), np.zeros((8, 8), np.uint8))
-    lst = tmp_path / "train.txt"
-    lst.write_text("# two pairs\nimages/a.png masks/a.png\n\nimages/b.png masks/b.png  # b\n")
-    s = load_list_file(lst)
-    assert [Path(x.image_path).name for x in s] == ["a.png", "b.png"]
-    assert s[0].split == "train" and s[0].mask_min_value == 128
-    lst.write_text("images/a.png masks/a.png\nimages/b.png\n")
-    with pytest.raises(ModelError, match=r"train.txt, line 2: expected 'IMAGE MASK'"):
-        load_list_file(lst)
-    lst.write_text("images/a.png masks/zz.png\n")
-    with pytest.raises(ModelError, match=r"line 1: names a missing file .*zz.png"):
-        load_list_file(lst)
-    lst.write_text("# nothing\n")
-    with pytest.raises(ModelError, match="no entries"):
-        load_list_file(lst)
-    with pytest.raises(ModelError, match="not found"):
-        load_list_file(tmp_path / "nope.txt")
-
-
-def test_folder_pairs_and_spec(tmp_path: Path) -> None:
-    img, lab = tmp_path / "val_img", tmp_path / "val_lab"
-    img.mkdir()
-    lab.mkdir()
-    for n in ("x", "y"):
-        cv2.imwrite(str(img / f"{n}.jpg"), np.zeros((8, 8, 3), np.uint8))
-        cv2.imwrite(str(lab / f"{n}.png"), np.zeros((8, 8), np.uint8))
-    s = parse_dataset_spec(f"{img}:{lab}@255")
-    assert len(s) == 2 and s[0].mask_min_value == 255 and s[0].split == "val_img"
-    (img / "z.jpg").write_bytes(b"")
-    with pytest.raises(ModelError, match="no mask with stem 'z'"):
-        load_folder_pairs(img, lab)
-    with pytest.raises(ModelError, match="not an integer"):
-        parse_dataset_spec(f"{img}:{lab}@white")
-
-
-def test_uav75_style_rgba_label_keeps_planking_as_background(tmp_path: Path) -> None:
-    rgba = np.zeros((4, 6, 4), np.uint8)
-    rgba[..., 3] = 255
-    rgba[1, :, :3] = 255  # crack (white)
-    rgba[:, 4, :3] = 204  # planking (grey)
-    p = tmp_path / "lab.png"
-    cv2.imwrite(str(p), rgba)
-    crack = read_mask(p, 255)
-    assert crack[1].sum() == 5 and not crack[:, 4][[0, 2, 3]].any()  # (1, 4) is grey: drawn last
-    both = read_mask(p, 128)
-    assert both[:, 4].all()
+from models.datasets.masks import load_mask_pngs
+from models.datasets.sources import load_dataset
+from models.errors import DatasetError, ImageReadError
+from models.semseg.data import read_image_bgr, read_target
+from models.semseg.mapper import CrackSemanticMapper
 
 
 def test_read_image_variants_and_corrupt_files(tmp_path: Path) -> None:
@@ -84,25 +28,67 @@ def test_read_image_variants_and_corrupt_files(tmp_path: Path) -> None:
     assert read_image_bgr(bgra).shape == (5, 7, 3)
     bad = tmp_path / "bad.jpg"
     good = cv2.imencode(".jpg", np.zeros((50, 50, 3), np.uint8))[1].tobytes()
-    bad.write_bytes(good[:20])  # truncated header
-    with pytest.raises(ModelError, match=r"bad.jpg: not a readable image"):
+    bad.write_bytes(good[:20])  # truncated
+    with pytest.raises(ImageReadError, match=r"bad.jpg: not a readable image"):
         read_image_bgr(bad)
     (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.raises(ModelError, match="not a readable"):
+    with pytest.raises(ImageReadError, match="not a readable"):
         read_image_bgr(tmp_path / "empty.png")
-    with pytest.raises(ModelError, match="not found"):
+    with pytest.raises(ImageReadError, match="not found"):
         read_image_bgr(tmp_path / "missing.png")
-    with pytest.raises(ModelError, match="not a readable mask"):
-        read_mask(bad)
 
 
-def test_shared_sets_load(shared_data: Path) -> None:
+def _uav75_like(root: Path) -> tuple[Path, Path]:
+    img, lab = root / "train_img", root / "train_lab"
+    img.mkdir(parents=True)
+    lab.mkdir()
+    cv2.imwrite(str(img / "x.jpg"), np.zeros((6, 8, 3), np.uint8))
+    rgba = np.zeros((6, 8, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[2, :, :3] = 255  # crack (white)
+    rgba[:, 6, :3] = 204  # formwork joint (grey), drawn over the crack at (2, 6)
+    cv2.imwrite(str(lab / "x.png"), rgba)
+    return img, lab
+
+
+def test_targets_keep_planking_as_background_with_the_crack_class_list(tmp_path: Path) -> None:
+    from models.datasets.base import remap_classes
+
+    img, lab = _uav75_like(tmp_path)
+    ds = load_mask_pngs(img, lab)
+    assert ds.classes == ("crack", "planking")
+    both = read_target(ds.records[0], (6, 8))
+    assert (both[2, :6] == 1).all() and (both[:, 6] == 2).all()
+    crack_only = remap_classes(ds, ["crack"])
+    t = read_target(crack_only.records[0], (6, 8))
+    assert int((t == 1).sum()) == 7 and set(np.unique(t)) == {0, 1}
+    assert (t[:, 6] == 0).all()  # the joint is background: a hard negative
+    with pytest.raises(DatasetError, match="label is 8x6 but the image is 9x6"):
+        read_target(ds.records[0], (6, 9))
+
+
+def test_mapper_skips_unreadable_records(tmp_path: Path) -> None:
+    from models.semseg.augment import AugmentParams
+
+    img, lab = _uav75_like(tmp_path)
+    ds = load_mask_pngs(img, lab)
+    (img / "x.jpg").write_bytes(b"garbage")  # broken after the dataset was listed
+
+    assert CrackSemanticMapper(AugmentParams(crop_px=4))(ds.records[0]) is None
+
+
+def test_shared_crack_sets(shared_data: Path) -> None:
     d = shared_data / "defects"
-    cc0 = load_list_file(d / "uav_crack_cc0" / "val.txt")
-    assert len(cc0) == 63
-    uav = load_folder_pairs(d / "uav75" / "val_img", d / "uav75" / "val_lab", mask_min_value=255)
-    assert len(uav) == 10
-    m = read_mask(uav[0].mask_path, 255)
-    raw = cv2.imread(uav[0].mask_path, cv2.IMREAD_UNCHANGED)
-    assert m.sum() == int((raw[..., 0] == 255).sum()) > 0
-    assert m.sum() < int((raw[..., 0] >= 128).sum())  # the grey joints are not cracks
+    uav = load_dataset(f"{d / 'uav75'}:val")
+    cc0 = load_dataset(f"{d / 'uav_crack_cc0'}:val")
+    assert len(uav.records) == 10 and len(cc0.records) == 63
+    from models.datasets.base import remap_classes
+
+    rec = remap_classes(uav, ["crack"]).records[0]
+    t = read_target(rec, read_image_bgr(rec["file_name"]).shape[:2])
+    raw = cv2.imread(rec["label_file"], cv2.IMREAD_UNCHANGED)
+    assert int((t == 1).sum()) == int((raw[..., 0] == 255).sum()) > 0
+    assert int((t == 1).sum()) < int((raw[..., 0] >= 128).sum())  # grey joints are not cracks
+    t2 = read_target(cc0.records[0])
+    raw2 = cv2.imread(cc0.records[0]["label_file"], cv2.IMREAD_UNCHANGED)
+    assert int((t2 == 1).sum()) == int((raw2 == 255).sum()) > 0

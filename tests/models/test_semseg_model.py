@@ -1,7 +1,9 @@
-"""The detectron2 semantic model: head and loss, training with resume, tiled inference, model files."""
+"""The detectron2 semantic model: preset, head and loss, engine training with stop/resume, tiled
+inference, model files and export."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,34 +11,39 @@ import numpy as np
 import pytest
 import torch
 
-from models.errors import ModelError
-from models.semseg.config import build_semseg_model, crack_semseg_cfg, load_semseg_cfg
-from models.semseg.data import load_list_file
+from models.errors import ModelConfigError, ModelError
+from models.semseg.config import build_semseg_model, crack_semseg_cfg
 from models.semseg.head import CrackSemSegFPNHead, soft_dice_loss
 from models.semseg.predict import SemSegPredictor, save_model_file, tile_boxes
 from models.semseg.synthetic import write_crack_dataset
-from models.semseg.train import train_semseg
+
+TINY = [
+    "SOLVER.IMS_PER_BATCH", "2",
+    "SOLVER.WARMUP_ITERS", "1",
+    "SOLVER.CHECKPOINT_PERIOD", "2",
+    "SURVEY.THREADS", "1",
+    "SURVEY.AUG.CROP_SIZE", "64",
+    "SURVEY.TILE.SIZE", "64",
+    "SURVEY.TILE.OVERLAP", "16",
+    "MODEL.FPN.OUT_CHANNELS", "32",
+    "MODEL.SEM_SEG_HEAD.CONVS_DIM", "32",
+]  # fmt: skip
 
 
-def tiny_cfg(max_iter: int = 4) -> Any:
+def tiny_cfg(classes: tuple[str, ...] = ("crack",)) -> Any:
     """The crack preset, shrunk so that a CPU iteration takes a fraction of a second."""
-    cfg = crack_semseg_cfg(channels=32, max_iter=max_iter)
-    cfg.SOLVER.IMS_PER_BATCH = 2
-    cfg.SOLVER.WARMUP_ITERS = 1
-    cfg.SOLVER.CHECKPOINT_PERIOD = 2
-    cfg.SOLVER.NUM_THREADS = 1
-    cfg.INPUT.CROP_PX = 64
-    cfg.TEST.EVAL_PERIOD = 0
-    cfg.TEST.TILE_PX = 64
-    cfg.TEST.TILE_OVERLAP_PX = 16
-    return cfg
+    return crack_semseg_cfg(classes=classes, overrides=TINY)
 
 
 def test_preset_builds_a_genuine_semantic_segmentor() -> None:
     from detectron2.modeling.backbone import FPN
     from detectron2.modeling.meta_arch import SemanticSegmentor
 
+    from models.config import list_presets
+
+    assert "crack_semseg_R18_FPN" in list_presets()
     cfg = crack_semseg_cfg()
+    assert cfg.SURVEY.KIND == "semantic" and cfg.SURVEY.MAPPER == "crack_semantic"
     model = build_semseg_model(cfg)
     assert isinstance(model, SemanticSegmentor) and isinstance(model.backbone, FPN)
     assert isinstance(model.sem_seg_head, CrackSemSegFPNHead)
@@ -49,8 +56,7 @@ def test_preset_builds_a_genuine_semantic_segmentor() -> None:
 
 def test_loss_terms() -> None:
     torch.manual_seed(0)
-    cfg = tiny_cfg()
-    model = build_semseg_model(cfg).train()
+    model = build_semseg_model(tiny_cfg()).train()
     img = torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)
     target = torch.zeros(64, 64, dtype=torch.int64)
     target[30:33, :] = 1
@@ -59,48 +65,50 @@ def test_loss_terms() -> None:
     assert set(losses) == {"loss_sem_seg", "loss_dice"}
     assert all(torch.isfinite(v) and v > 0 for v in losses.values())
     sum(losses.values()).backward()
-    # dice: perfect prediction -> 0, opposite -> ~1; ignored pixels do not count
     t = target.unsqueeze(0)
     perfect = torch.stack([(t == 0).float(), (t == 1).float()], 1)
     valid = t != 255
     assert float(soft_dice_loss(perfect, t, valid, eps=0.0)) == pytest.approx(0.0)
     assert float(soft_dice_loss(1 - perfect, t, valid)) > 0.99
-    bad = crack_semseg_cfg(class_weights=[1.0, 2.0])
+    bad = tiny_cfg()
     bad.MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS = [1.0, 2.0, 3.0]
     with pytest.raises(ValueError, match="CLASS_WEIGHTS has 3 values"):
         build_semseg_model(bad)
-    with pytest.raises(ModelError, match="class_weights"):
+    with pytest.raises(ModelConfigError, match="class_weights needs 2 values"):
         crack_semseg_cfg(class_weights=[1.0])
+    # without CLASS_WEIGHTS: 1 for background, 10 per defect class
+    three = tiny_cfg(("crack", "joint"))
+    three.MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS = []
+    assert build_semseg_model(three).sem_seg_head.class_weights.tolist() == [1.0, 10.0, 10.0]
 
 
-def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+def test_engine_training_stops_resumes_and_exports(tmp_path: Path) -> None:
+    from models.semseg.export import export_model
+    from models.semseg.train import train_crack_model
 
-
-def test_training_resumes_exactly_and_writes_a_run(tmp_path: Path) -> None:
-    lst = write_crack_dataset(tmp_path / "data", 6, seed=1, size=80)
-    samples = load_list_file(lst)
-    train, val = {"synth": samples[:4]}, {"synth": samples[4:]}
-    cfg = tiny_cfg(max_iter=4)
-    straight = tmp_path / "straight"
-    res = train_semseg(cfg, train, val, straight, progress=False)
-    assert {"config.yaml", "recipe.json", "metrics.jsonl", "last_checkpoint", "model_best.pth"} <= {
-        p.name for p in straight.iterdir()
-    }
-    assert 0.0 <= res["val"]["synth"]["best_f1"] <= 1.0
-    a = SemSegPredictor.from_file(straight / "model_0000003.pth")
-    # the same run stopped after its first iteration, then resumed
-    split = tmp_path / "split"
-    first = train_semseg(cfg, train, val, split, stop_after_s=0.0, progress=False)
-    assert first["stopped_at"] == 0
-    assert (split / "model_0000000.pth").is_file()
-    train_semseg(cfg, train, val, split, progress=False)
-    b = SemSegPredictor.from_file(split / "model_0000003.pth")
-    wa, wb = _weights(a.model), _weights(b.model)
-    assert wa.keys() == wb.keys()
-    for k in wa:
-        torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-5, msg=k)
-    assert load_semseg_cfg(split / "config.yaml").SOLVER.MAX_ITER == 4
+    root = write_crack_dataset(tmp_path / "data", 8, seed=1, size=80, n_val=2)
+    run = tmp_path / "run"
+    kw: dict[str, Any] = {"overrides": [*TINY, "TEST.EVAL_PERIOD", "3"], "max_iter": 4}
+    first = train_crack_model(
+        run, train=[f"{root}:train"], val=[f"{root}:val"], stop_after_s=0.0, progress=False, **kw
+    )
+    assert first["state"] == "stopped"
+    assert (run / "model_0000000.pth").is_file()
+    assert json.loads((run / "run.json").read_text())["state"] == "stopped"
+    second = train_crack_model(run, progress=False)  # resumes with the run's own config
+    assert second["state"] == "finished" and second["start_iter"] == 1 and second["end_iter"] == 4
+    assert 0.0 <= second["val"]["crack_f1/mean_at_pooled"] <= 1.0
+    assert (run / "model_best.pth").is_file() and (run / "model_final.pth").is_file()
+    # the run folder predicts directly, and exports to a small fp16 file with a tuned threshold
+    frame = np.random.default_rng(0).integers(0, 255, (100, 90, 3), dtype=np.uint8)
+    direct = SemSegPredictor.from_file(run)
+    meta = export_model(run, tmp_path / "m.pth")
+    assert meta["bytes"] < (run / "model_best.pth").stat().st_size
+    assert 0.05 <= meta["thresholds"][0] <= 0.95 and "train" in meta["recipe"]
+    assert (tmp_path / "m.recipe.json").is_file()
+    shipped = SemSegPredictor.from_file(tmp_path / "m.pth")
+    assert shipped.thresholds == tuple(meta["thresholds"])
+    np.testing.assert_allclose(shipped.probabilities(frame), direct.probabilities(frame), atol=2e-2)
 
 
 def test_tile_boxes_cover_every_pixel() -> None:
@@ -127,10 +135,8 @@ class _PixelwiseModel(torch.nn.Module):
 
 
 def test_tiled_probabilities_equal_whole_frame_ones() -> None:
-    cfg = tiny_cfg()
-    pred = SemSegPredictor(cfg, _PixelwiseModel())
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 255, (150, 230, 3), dtype=np.uint8)
+    pred = SemSegPredictor(tiny_cfg(), _PixelwiseModel())
+    frame = np.random.default_rng(0).integers(0, 255, (150, 230, 3), dtype=np.uint8)
     tiled = pred.probabilities(frame)
     pred.tile_px = 1024
     whole = pred.probabilities(frame)
@@ -161,10 +167,9 @@ def test_model_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="junk.pth: not a readable torch model file"):
         SemSegPredictor.from_file(junk)
     torch.save({"weights": {}}, tmp_path / "other.pth")
-    with pytest.raises(ModelError, match="no 'model' state dict"):
+    with pytest.raises(ModelError, match="no embedded config"):
         SemSegPredictor.from_file(tmp_path / "other.pth")
-    cfg = tiny_cfg()
     wrong = build_semseg_model(crack_semseg_cfg(channels=64)).state_dict()
-    save_model_file(tmp_path / "wrong.pth", cfg, wrong, {})
+    save_model_file(tmp_path / "wrong.pth", tiny_cfg(), wrong, {})
     with pytest.raises(ModelError, match="do not fit the config"):
         SemSegPredictor.from_file(tmp_path / "wrong.pth")
