@@ -46,6 +46,12 @@ _LAZY: dict[str, str] = {
     "EvalReport": "models.evaluation.report",
     "evaluate": "models.evaluation.coco",
     "evaluate_model": "models.evaluation.validate",
+    "compare_reports": "models.evaluation.compare",
+    # export and the torch-free runtime
+    "export_model": "models.export.exporter",
+    "OnnxDetector": "models.runtime.onnx_detector",
+    "read_bundle": "models.runtime.bundle",
+    "shipped_instance_model": "models.default_model",
 }
 
 __all__ = ["ModelError", *_LAZY]

@@ -100,6 +100,18 @@ def package_run(run: str | Path, dest: str | Path, *, meta: dict[str, Any] | Non
     return save_weights_fp16(model, dest, cfg=cfg, meta=info)
 
 
+def _classes(sim: Sequence[str]) -> list[str]:
+    """``crack`` (UAV75; its planking is formwork, not a defect) + the simulator classes present."""
+    from models.datasets.sources import load_dataset
+
+    classes = list(RECIPE["classes"])
+    for spec in sim:
+        for c, n in load_dataset(spec).instance_counts().items():
+            if n > 0 and c not in classes:
+                classes.append(c)
+    return classes
+
+
 def recipe_config(
     shared: str | Path, *, sim: Sequence[str] = (), max_iter: int | None = None
 ) -> Any:
@@ -113,7 +125,7 @@ def recipe_config(
         [s.format(**fmt) for s in r["train"]] + list(sim),
         [s.format(**fmt) for s in r["val"]],
         overrides=r["overrides"],
-        classes=r["classes"] if not sim else None,
+        classes=_classes(sim),
         seed=r["seed"],
         threads=r["threads"],
         max_iter=max_iter or r["max_iter"],
@@ -125,39 +137,90 @@ def train_default_model(
     run_dir: str | Path,
     *,
     sim: Sequence[str] = (),
+    sim_val: Sequence[str] = (),
     max_iter: int | None = None,
     dest: str | Path | None = None,
     progress: bool = True,
+    preset: str | None = None,
+    device: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Train (or resume) the default model into ``run_dir`` and package it (default: the cache)."""
     from models.training.engine import train
 
-    cfg = recipe_config(shared, sim=sim, max_iter=max_iter)
+    cfg = recipe_config(
+        shared,
+        sim=sim,
+        sim_val=sim_val,
+        max_iter=max_iter,
+        preset=preset,
+        device=device,
+        overrides=overrides,
+    )
     train(cfg, run_dir, resume=True, progress=progress)
     dest = Path(dest) if dest else cache_dir() / SHIPPED_INSTANCE_MODELS["maskrcnn"]
-    return package_run(run_dir, dest, meta={"recipe": RECIPE, "sim": list(sim)})
+    recipe = {
+        **RECIPE,
+        "preset": preset or RECIPE["preset"],
+        "extra_overrides": list(overrides),
+        "device": device,
+    }
+    return package_run(
+        run_dir, dest, meta={"recipe": recipe, "sim": list(sim), "sim_val": list(sim_val)}
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m models.default_model --shared DIR [--run DIR] [--sim SPEC] [--max-iter N]``."""
+    """Train and package the default model; on a GPU, a larger one in the same call.
+
+    CPU (the shipped model)::
+
+        python -m models.default_model --shared ../shared/data \\
+            --sim runs/sim/train --sim-val runs/sim/val
+
+    GPU (one script; R50, larger batches and crops, longer)::
+
+        python -m models.default_model --shared ../shared/data \\
+            --sim runs/sim/train --sim-val runs/sim/val \\
+            --device cuda --preset mask_rcnn_R50_FPN --max-iter 20000 \\
+            --set SOLVER.IMS_PER_BATCH 16 --set SURVEY.AUG.CROP_SIZE 512 \\
+            --set SURVEY.THREADS 8 --set DATALOADER.NUM_WORKERS 6 \\
+            --run runs/maskrcnn_r50_gpu --dest runs/maskrcnn_r50_gpu.pth
+    """
     import argparse
     import logging
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap = argparse.ArgumentParser(
+        description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--shared", required=True, help="the shared data folder (../shared/data)")
     ap.add_argument(
-        "--run", default="runs/maskrcnn_default", help="run folder (resumed when it exists)"
+        "--run", default="runs/maskrcnn_default", help="run folder (resumed if present)"
     )
-    ap.add_argument(
-        "--sim", action="append", default=[], help="simulator dataset spec (repeatable)"
-    )
+    ap.add_argument("--sim", action="append", default=[], help="simulator COCO training set")
+    ap.add_argument("--sim-val", action="append", default=[], help="simulator validation set")
     ap.add_argument("--max-iter", type=int)
+    ap.add_argument("--preset", help=f"preset (default {RECIPE['preset']})")
+    ap.add_argument("--device", choices=["cpu", "cuda"])
+    ap.add_argument("--set", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
     ap.add_argument("--dest", help="packaged file (default: the cache)")
+    ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    out = train_default_model(a.shared, a.run, sim=a.sim, max_iter=a.max_iter, dest=a.dest)
+    out = train_default_model(
+        a.shared,
+        a.run,
+        sim=a.sim,
+        sim_val=a.sim_val,
+        max_iter=a.max_iter,
+        dest=a.dest,
+        progress=not a.no_progress,
+        preset=a.preset,
+        device=a.device,
+        overrides=[x for kv in a.set for x in kv],
+    )
     print(out)
 
 

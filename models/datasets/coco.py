@@ -9,6 +9,7 @@ uncompressed RLE) are kept as they are. Images are looked up relative to ``image
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,20 @@ from models.errors import DatasetError, DatasetNotFoundError
 __all__ = ["load_coco", "looks_like_coco"]
 
 
+_LIST_KEY = re.compile(rb'"(images|annotations|categories)"\s*:\s*\[')
+
+
 def looks_like_coco(path: Path) -> bool:
-    """Whether a JSON file has COCO's top-level keys (reads at most the first 64 kB)."""
+    """Whether a JSON file has COCO's ``images`` list and ``annotations`` or ``categories`` lists.
+
+    Reads at most the first 1 MB (large files put ``images`` first, as COCO does).
+    """
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
     with path.open("rb") as f:
-        head = f.read(65536)
-    return b'"images"' in head and (b'"annotations"' in head or b'"categories"' in head)
+        head = f.read(1 << 20)
+    keys = {m.group(1) for m in _LIST_KEY.finditer(head)}
+    return b"images" in keys and bool(keys & {b"annotations", b"categories"})
 
 
 def _image_path(root: Path, file_name: str) -> Path:

@@ -110,6 +110,25 @@ json.dump({{"dets": d.to_dict(), "providers": det.providers}}, open({str(tmp_pat
     assert d["n_a"] == d["n_b"] and d["unmatched"] == 0 and d["max_box_px"] < 0.01
 
 
+def test_inspect_describes_bundle_and_run(exported: dict) -> None:
+    from models.describe import describe_model_path
+
+    b = describe_model_path(exported["out"])
+    assert b["kind"] == "exported model bundle" and b["formats"] == [
+        "onnx",
+        "torchscript",
+        "weights_fp16",
+    ]
+    assert b["classes"] == ["spall"] and not b["warnings"]
+    r = describe_model_path(exported["run"])
+    assert (
+        r["kind"] == "model training run"
+        and r["state"] == "finished"
+        and r["iterations"] == "1 of 1"
+    )
+    assert describe_model_path(Path(exported["coco"])) is None
+
+
 def test_bundle_errors(tmp_path: Path, exported: dict) -> None:
     with pytest.raises(RuntimeModelError, match="no model.json"):
         read_bundle(tmp_path)
