@@ -23,38 +23,9 @@ import numpy as np
 
 from models.errors import ModelError
 
-__all__ = ["SemSegPrediction", "SemSegPredictor", "save_model_file", "tile_boxes"]
+__all__ = ["SemSegPrediction", "SemSegPredictor", "save_model_file"]
 
 log = logging.getLogger(__name__)
-
-
-def tile_boxes(height: int, width: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """``(y0, x0, y1, x1)`` tiles of at most ``tile`` px covering the frame with ``overlap`` px.
-
-    Tiles at the far edges are moved inwards, so every tile is full-sized when the frame is.
-
-    Examples
-    --------
-    >>> tile_boxes(1080, 1920, 512, 64)[:2], len(tile_boxes(1080, 1920, 512, 64))
-    ([(0, 0, 512, 512), (0, 448, 512, 960)], 15)
-    >>> tile_boxes(300, 200, 512, 64)
-    [(0, 0, 300, 200)]
-    """
-    if tile <= overlap:
-        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
-
-    def starts(n: int) -> list[int]:
-        if n <= tile:
-            return [0]
-        step = tile - overlap
-        s = list(range(0, n - tile, step))
-        return [*s, n - tile]
-
-    return [
-        (y, x, min(y + tile, height), min(x + tile, width))
-        for y in starts(height)
-        for x in starts(width)
-    ]
 
 
 def _blend_window(h: int, w: int, ramp: int) -> np.ndarray:
@@ -152,7 +123,7 @@ class SemSegPredictor:
     model : torch.nn.Module
         A detectron2 ``SemanticSegmentor`` in eval mode (see :meth:`from_file`).
     thresholds : sequence of float, optional
-        Per-class probability thresholds; default ``TEST.THRESHOLD`` for every class.
+        Per-class probability thresholds; default ``SURVEY.SCORE_THRESHOLD`` for every class.
     batch_tiles : int, optional
         Tiles per forward pass (default ``SURVEY.TILE.BATCH``).
     """
@@ -230,30 +201,44 @@ class SemSegPredictor:
             outs = self.model(inputs)
         return [o["sem_seg"].softmax(dim=0)[1:].float().cpu().numpy() for o in outs]
 
-    def probabilities(self, image_bgr: np.ndarray) -> np.ndarray:
-        """Defect probabilities ``(K, H, W)`` float32 (background left out), tiled when large."""
+    def probabilities(self, image_bgr: np.ndarray, *, roi: np.ndarray | None = None) -> np.ndarray:
+        """Defect probabilities ``(K, H, W)`` float32 (background left out), tiled when large.
+
+        ``roi`` (a pixel polygon ``(K, 2)`` or a boolean mask of any resolution, as for
+        :class:`models.predictor.Predictor`) limits the work to tiles touching the region and
+        zeroes the probabilities outside it.
+        """
+        from models.tiling import RoiMask, tile_boxes
+
         img = np.asarray(image_bgr)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise ModelError(f"expected an HxWx3 uint8 BGR image, got {img.shape} {img.dtype}")
         h, w = img.shape[:2]
-        boxes = tile_boxes(h, w, self.tile_px, self.overlap_px)
         k = len(self.class_names)
-        if len(boxes) == 1:
+        region = RoiMask(roi, (h, w)) if roi is not None else None
+        if h <= self.tile_px and w <= self.tile_px and region is None:
             return self._forward([img])[0]
+        boxes = tile_boxes(h, w, min(self.tile_px, max(h, w)), self.overlap_px)
+        if region is not None:
+            boxes = boxes[region.touches(boxes)]
         acc = np.zeros((k, h, w), np.float32)
-        wsum = np.zeros((h, w), np.float32)
+        wsum = np.full((h, w), 1e-12, np.float32)
         for i in range(0, len(boxes), self.batch_tiles):
             chunk = boxes[i : i + self.batch_tiles]
-            probs = self._forward([img[y0:y1, x0:x1] for y0, x0, y1, x1 in chunk])
-            for (y0, x0, y1, x1), p in zip(chunk, probs, strict=True):
+            probs = self._forward([img[y0:y1, x0:x1] for x0, y0, x1, y1 in chunk])
+            for (x0, y0, x1, y1), p in zip(chunk, probs, strict=True):
                 win = _blend_window(y1 - y0, x1 - x0, self.overlap_px)
                 acc[:, y0:y1, x0:x1] += p * win
                 wsum[y0:y1, x0:x1] += win
-        return acc / wsum
+        out = acc / wsum
+        if region is not None:
+            out *= region.window(0, 0, w, h)[None]
+        return out
 
-    def predict(self, image_bgr: np.ndarray) -> SemSegPrediction:
-        """Probabilities and thresholded masks of one frame."""
-        return SemSegPrediction(self.class_names, self.probabilities(image_bgr), self.thresholds)
+    def predict(self, image_bgr: np.ndarray, *, roi: np.ndarray | None = None) -> SemSegPrediction:
+        """Probabilities and thresholded masks of one frame (``roi``: see :meth:`probabilities`)."""
+        probs = self.probabilities(image_bgr, roi=roi)
+        return SemSegPrediction(self.class_names, probs, self.thresholds)
 
 
 def save_model_file(

@@ -166,8 +166,14 @@ class ModelSuite:
             names += [c for c in m.class_names if c not in names]
         self.class_names = tuple(names)
 
-    def __call__(self, image_bgr: np.ndarray, *, gsd_mm: float | None = None) -> FrameResult:
-        """Run every model on a BGR ``uint8`` frame and merge their findings."""
+    def __call__(
+        self, image_bgr: np.ndarray, *, gsd_mm: float | None = None, roi: np.ndarray | None = None
+    ) -> FrameResult:
+        """Run every model on a BGR ``uint8`` frame and merge their findings.
+
+        ``gsd_mm`` (mm per pixel) gives physical sizes and crack severity; ``roi`` (a pixel
+        polygon or a boolean mask) limits the analysis to a region such as the asset corridor.
+        """
         img = np.asarray(image_bgr)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise ModelError(f"expected an HxWx3 uint8 BGR image, got {img.shape} {img.dtype}")
@@ -176,15 +182,20 @@ class ModelSuite:
         instances: list[dict[str, Any]] = []
         for m in self.members:
             if m.kind == "semantic":
-                instances += self._semantic(m, img, masks, gsd_mm)
+                instances += self._semantic(m, img, masks, gsd_mm, roi)
             else:
-                instances += self._instance(m, img, masks, gsd_mm)
+                instances += self._instance(m, img, masks, gsd_mm, roi)
         return FrameResult(self.class_names, masks, instances)
 
     def _semantic(
-        self, m: _Member, img: np.ndarray, masks: np.ndarray, gsd_mm: float | None
+        self,
+        m: _Member,
+        img: np.ndarray,
+        masks: np.ndarray,
+        gsd_mm: float | None,
+        roi: np.ndarray | None,
     ) -> list[dict[str, Any]]:
-        pred = m.predictor.predict(img)
+        pred = m.predictor.predict(img, roi=roi)
         out: list[dict[str, Any]] = []
         for k, cls in enumerate(pred.class_names):
             mask = pred.masks[k]
@@ -205,9 +216,15 @@ class ModelSuite:
         return out
 
     def _instance(
-        self, m: _Member, img: np.ndarray, masks: np.ndarray, gsd_mm: float | None
+        self,
+        m: _Member,
+        img: np.ndarray,
+        masks: np.ndarray,
+        gsd_mm: float | None,
+        roi: np.ndarray | None,
     ) -> list[dict[str, Any]]:
-        dets = m.predictor(np.ascontiguousarray(img[..., ::-1]))  # the instance predictor takes RGB
+        rgb = np.ascontiguousarray(img[..., ::-1])  # the instance predictor takes RGB
+        dets = m.predictor(rgb, roi=roi)
         out: list[dict[str, Any]] = []
         names = dets.class_names or m.class_names
         for i in range(len(dets)):

@@ -179,3 +179,62 @@ def test_usage_errors(images: Path, tmp_path: Path, models_dir: dict[str, Path])
         "1.5",
     )
     assert r.exit_code == 2 and "--threshold" in r.output
+
+
+def test_mask_rcnn_run_and_crack_model_as_one_suite(
+    images: Path, tmp_path: Path, models_dir: dict[str, Path]
+) -> None:
+    """An instance model (a Mask R-CNN run of the engine) works in `survey predict`, alone and
+    beside the semantic model; its detections become instances with outline, length and width."""
+    from models.semseg.synthetic import write_crack_dataset
+    from models.training.engine import new_run_config, train
+
+    root = write_crack_dataset(tmp_path / "data", 4, seed=3, size=96)
+    cfg = new_run_config(
+        "mask_rcnn_R18_FPN_jetson",
+        [f"{root}:train"],
+        overrides=[
+            "SOLVER.IMS_PER_BATCH", "1",
+            "SURVEY.AUG.CROP_SIZE", "96",
+            "SURVEY.THREADS", "1",
+            "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
+            "TEST.DETECTIONS_PER_IMAGE", "5",
+        ],
+        max_iter=1,
+    )  # fmt: skip
+    run = tmp_path / "rcnn"
+    train(cfg, run, progress=False)
+    out = tmp_path / "out"
+    r = _run(
+        str(images / "b.jpg"),
+        "-m",
+        str(run),
+        "-m",
+        str(models_dir["two"]),
+        "-o",
+        str(out),
+        "--threshold",
+        "0",
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "b.json").read_text())
+    kinds = {
+        m["spec"]: m["kind"]
+        for m in json.loads((out / "predict_summary.json").read_text())["models"]
+    }
+    assert kinds == {str(run): "instance", str(models_dir["two"]): "semantic"}
+    assert doc["classes"] == ["crack", "spall"]
+    rcnn = [i for i in doc["instances"] if i["model"] == str(run)]
+    assert 1 <= len(rcnn) <= 5
+    for inst in rcnn:
+        assert inst["class"] == "crack" and 0.0 <= inst["score"] <= 1.0
+        assert len(inst["polygon"]) >= 3 and inst["length_px"] > 0 and inst["max_width_px"] >= 1
+        x0, y0, x1, y1 = inst["bbox_xyxy"]
+        assert 0 <= x0 < x1 <= 90 and 0 <= y0 < y1 <= 70
+    # the instance model alone: its masks are the union PNG
+    r = _run(
+        str(images / "b.jpg"), "-m", str(run), "-o", str(tmp_path / "alone"), "--threshold", "0"
+    )
+    assert r.exit_code == 0, r.output
+    alone = _png(tmp_path / "alone" / "b.png")
+    assert alone.shape == (70, 90) and (alone == 255).any()

@@ -14,7 +14,7 @@ import torch
 from models.errors import ModelConfigError, ModelError
 from models.semseg.config import build_semseg_model, crack_semseg_cfg
 from models.semseg.head import CrackSemSegFPNHead, soft_dice_loss
-from models.semseg.predict import SemSegPredictor, save_model_file, tile_boxes
+from models.semseg.predict import SemSegPredictor, save_model_file
 from models.semseg.synthetic import write_crack_dataset
 
 TINY = [
@@ -111,18 +111,6 @@ def test_engine_training_stops_resumes_and_exports(tmp_path: Path) -> None:
     np.testing.assert_allclose(shipped.probabilities(frame), direct.probabilities(frame), atol=2e-2)
 
 
-def test_tile_boxes_cover_every_pixel() -> None:
-    for h, w in [(1080, 1920), (513, 512), (600, 1000), (64, 64), (100, 40)]:
-        cover = np.zeros((h, w), np.int32)
-        for y0, x0, y1, x1 in tile_boxes(h, w, 512, 64):
-            assert 0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w
-            assert y1 - y0 == min(512, h) and x1 - x0 == min(512, w)
-            cover[y0:y1, x0:x1] += 1
-        assert cover.min() >= 1
-    with pytest.raises(ValueError):
-        tile_boxes(100, 100, 64, 64)
-
-
 class _PixelwiseModel(torch.nn.Module):
     """A stand-in 'network' whose logits depend on each pixel only: tiling must not change them."""
 
@@ -144,6 +132,12 @@ def test_tiled_probabilities_equal_whole_frame_ones() -> None:
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
     with pytest.raises(ModelError, match="uint8 BGR"):
         pred.probabilities(frame[..., 0])
+    # a region of interest: zero outside, the same inside
+    pred.tile_px = 64
+    roi = np.array([[10, 10], [120, 10], [120, 100], [10, 100]])
+    inside = pred.probabilities(frame, roi=roi)
+    assert (inside[:, 102:, :] == 0).all() and (inside[:, :, 122:] == 0).all()
+    np.testing.assert_allclose(inside[:, 12:98, 12:118], whole[:, 12:98, 12:118], atol=1e-5)
 
 
 def test_model_file_round_trip_in_fp16(tmp_path: Path) -> None:
