@@ -52,6 +52,14 @@ _LAZY: dict[str, str] = {
     "OnnxDetector": "models.runtime.onnx_detector",
     "read_bundle": "models.runtime.bundle",
     "shipped_instance_model": "models.default_model",
+    # cracks: semantic model, measurement, model suite
+    "CrackInstances": "models.crack",
+    "CrackSeverityScale": "models.crack",
+    "measure_cracks": "models.crack",
+    "SemSegPredictor": "models.semseg.predict",
+    "ModelSuite": "models.semseg.suite",
+    "evaluate_semantic": "models.semseg.evaluate",
+    "train_crack_model": "models.semseg.train",
 }
 
 __all__ = ["ModelError", *_LAZY]

@@ -24,7 +24,15 @@ import numpy as np
 from models.errors import DatasetError, ImageReadError
 from models.semseg.metrics import PixelCounts, threshold_sweep
 
-__all__ = ["SWEEP_THRESHOLDS", "crack_f1_evaluator", "evaluate_semantic", "group_of"]
+__all__ = [
+    "SWEEP_THRESHOLDS",
+    "crack_f1_evaluator",
+    "evaluate_instances",
+    "evaluate_pixels",
+    "evaluate_semantic",
+    "group_of",
+    "instance_score_map",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +51,77 @@ def evaluate_semantic(
     *,
     tol_px: float = 2.0,
     thresholds: np.ndarray = SWEEP_THRESHOLDS,
+    operating_threshold: float | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Sweep thresholds per source group; see the module docstring for what is returned.
+    """:func:`evaluate_pixels` of a :class:`~models.semseg.predict.SemSegPredictor` (any class)."""
+    return evaluate_pixels(
+        lambda img: predictor.probabilities(img).max(axis=0),
+        records,
+        tol_px=tol_px,
+        thresholds=thresholds,
+        operating_threshold=operating_threshold,
+        progress=progress,
+    )
+
+
+def instance_score_map(dets: Any) -> np.ndarray:
+    """Per pixel, the best score of the instance masks covering it (0 elsewhere), float32.
+
+    Thresholding this map at ``t`` gives the union of the masks of detections scoring ``>= t``,
+    so an instance model sweeps its score threshold like a semantic model its probability.
+    """
+    out = np.zeros(dets.image_hw, np.float32)
+    for i in np.argsort(dets.scores):  # ascending: higher scores overwrite
+        crop, x0, y0 = dets.mask_crop(int(i))
+        win = out[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]]
+        win[crop] = np.maximum(win[crop], float(dets.scores[i]))
+    return out
+
+
+def evaluate_instances(
+    predictor: Any,
+    records: Sequence[dict[str, Any]],
+    *,
+    tol_px: float = 2.0,
+    thresholds: np.ndarray = SWEEP_THRESHOLDS,
+    operating_threshold: float | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """:func:`evaluate_pixels` of an instance :class:`models.predictor.Predictor` (Mask R-CNN):
+    the union of its masks, swept over the score threshold (run it with ``score_threshold=0``)."""
+    return evaluate_pixels(
+        lambda img: instance_score_map(predictor(np.ascontiguousarray(img[..., ::-1]))),
+        records,
+        tol_px=tol_px,
+        thresholds=thresholds,
+        operating_threshold=operating_threshold,
+        progress=progress,
+    )
+
+
+def evaluate_pixels(
+    prob_fn: Any,
+    records: Sequence[dict[str, Any]],
+    *,
+    tol_px: float = 2.0,
+    thresholds: np.ndarray = SWEEP_THRESHOLDS,
+    operating_threshold: float | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Sweep thresholds of ``prob_fn(image_bgr) -> (H, W)`` scores per source group.
 
     Returns ``{"groups": {name: {images, skipped, best_threshold, best_f1, best_precision,
     best_recall, sweep: {t: f1}}}, "pooled_threshold", "at_pooled": {name: {precision, recall,
-    f1}}, "mean_at_pooled", "tolerance_px"}``.
+    f1}}, "mean_at_pooled", "tolerance_px"}``, and with ``operating_threshold`` also
+    ``"at_operating": {name: {precision, recall, f1}}``.
     """
     from models.semseg.mapper import CrackSemanticMapper
 
     loader = CrackSemanticMapper(None, is_train=False, cache=False)  # type: ignore[arg-type]
     ts = np.asarray(thresholds, np.float32)
+    if operating_threshold is not None:
+        ts = np.append(ts, np.float32(operating_threshold))
     sweeps: dict[str, list[PixelCounts]] = {}
     images: dict[str, int] = {}
     skipped: dict[str, int] = {}
@@ -71,12 +138,18 @@ def evaluate_semantic(
             log.warning("skipped: %s", exc)
             skipped[g] = skipped.get(g, 0) + 1
             continue
-        prob = predictor.probabilities(img).max(axis=0)
+        prob = np.asarray(prob_fn(img), np.float32)
         true = (lab > 0) & (lab != 255)
         per_t = threshold_sweep(prob, true, ts, tol_px)
         prev = sweeps.get(g, [PixelCounts()] * len(ts))
         sweeps[g] = [a + b for a, b in zip(prev, per_t, strict=True)]
         images[g] = images.get(g, 0) + 1
+    at_op: dict[str, Any] = {}
+    if operating_threshold is not None:
+        for g in sweeps:
+            c = sweeps[g].pop()
+            at_op[g] = {"precision": c.precision, "recall": c.recall, "f1": c.f1}
+        ts = ts[:-1]
     groups: dict[str, Any] = {}
     for g, sw in sorted(sweeps.items()):
         b = int(np.argmax([c.f1 for c in sw]))
@@ -90,6 +163,9 @@ def evaluate_semantic(
             "sweep": {f"{t:.3f}": round(c.f1, 4) for t, c in zip(ts, sw, strict=True)},
         }
     out: dict[str, Any] = {"groups": groups, "tolerance_px": tol_px}
+    if operating_threshold is not None:
+        out["operating_threshold"] = float(operating_threshold)
+        out["at_operating"] = dict(sorted(at_op.items()))
     if sweeps:
         mean = np.mean([[c.f1 for c in sw] for sw in sweeps.values()], axis=0)
         k = int(np.argmax(mean))

@@ -95,13 +95,14 @@ def _load_any(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         meta = {"iteration": obj.get("iteration")} if isinstance(obj, dict) else {}
     else:
         obj = _torch_load(path)
-        if not isinstance(obj, dict) or "cfg" not in obj:
+        text = obj.get("cfg") or obj.get("config_yaml") if isinstance(obj, dict) else None
+        if not text:
             raise ModelError(
                 "no embedded config: expected a model file (see models.semseg.predict) or "
                 "weights beside their run's config.yaml",
                 path=path,
             )
-        cfg = cfg_from_yaml_text(obj["cfg"], source=str(path))
+        cfg = cfg_from_yaml_text(str(text), source=str(path))
         meta = dict(obj.get("meta", {}))
     if not isinstance(obj, dict) or "model" not in obj:
         raise ModelError("no 'model' state dict in this file", path=path)

@@ -35,17 +35,25 @@ log = logging.getLogger(__name__)
 
 
 def resolve_model(spec: str | Path) -> Path:
-    """The file or folder of a model spec: a shipped name or an existing path."""
+    """The file or folder of a model spec: a shipped name (semantic ones in
+    :mod:`models.weights`, instance ones in :mod:`models.default_model`) or an existing path."""
     from models.weights import SHIPPED, shipped_model_path
 
     s = str(spec)
     if s in SHIPPED:
         return shipped_model_path(s)
+    try:
+        from models.default_model import SHIPPED_INSTANCE_MODELS, shipped_instance_model
+    except ImportError:  # pragma: no cover - the instance side is optional here
+        SHIPPED_INSTANCE_MODELS, shipped_instance_model = {}, None
+    if s in SHIPPED_INSTANCE_MODELS and shipped_instance_model is not None:
+        return Path(shipped_instance_model(s))
     p = Path(s).expanduser()
     if not p.exists():
+        names = sorted({*SHIPPED, *SHIPPED_INSTANCE_MODELS})
         raise ModelError(
-            f"no such model: not a shipped name ({', '.join(sorted(SHIPPED))}) nor an existing "
-            "model file or run folder",
+            f"no such model: not a shipped name ({', '.join(names)}) nor an existing model "
+            "file or run folder",
             path=p,
         )
     return p
@@ -56,19 +64,50 @@ def _config_yaml_of(p: Path) -> Path | None:
     return c if c.is_file() else None
 
 
+def embedded_config_text(path: Path) -> str | None:
+    """The YAML config embedded in a model file (``cfg`` or ``config_yaml``), if any."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    if not zipfile.is_zipfile(path):
+        raise ModelError(
+            "not a readable torch model file (expected torch.save's zip format)", path=path
+        )
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise ModelError(f"not a readable torch model file ({exc})", path=path) from exc
+    except pickle.UnpicklingError:  # a checkpoint with optimiser state: no embedded config
+        return None
+    if not isinstance(obj, dict):
+        return None
+    text = obj.get("cfg") or obj.get("config_yaml")
+    return str(text) if text else None
+
+
 def model_kind(path: Path) -> str:
     """``"semantic"`` or ``"instance"``, read from the model's config."""
     import yaml
 
     cfg_file = _config_yaml_of(path)
-    if cfg_file is None:
-        if path.is_dir():
-            raise ModelError("not a run folder (no config.yaml)", path=path)
-        return "semantic"  # a self-contained model file (only semantic models are written so)
+    if cfg_file is not None:
+        source, text = cfg_file, cfg_file.read_text(encoding="utf-8")
+    elif path.is_dir():
+        raise ModelError("not a run folder (no config.yaml)", path=path)
+    else:
+        emb = embedded_config_text(path)
+        if emb is None:
+            raise ModelError(
+                "no config: neither a config.yaml beside the weights nor one embedded in them",
+                path=path,
+            )
+        source, text = path, emb
     try:
-        doc = yaml.safe_load(cfg_file.read_text(encoding="utf-8")) or {}
+        doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ModelError(f"config is not valid YAML ({exc})", path=cfg_file) from exc
+        raise ModelError(f"config is not valid YAML ({exc})", path=source) from exc
     kind = (doc.get("SURVEY") or {}).get("KIND")
     if kind in ("semantic", "instance"):
         return str(kind)
