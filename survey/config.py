@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from survey.errors import SurveyError
+from thermal.leak_params import LeakDetectorParams
 
 __all__ = [
     "Config",
@@ -41,6 +42,7 @@ __all__ = [
     "NotifyConfig",
     "PipelineConfig",
     "PredictConfig",
+    "ProcessConfig",
     "ReportConfig",
     "ReviewConfig",
     "SeverityConfig",
@@ -256,6 +258,139 @@ class PredictConfig:
 
 
 @dataclass(frozen=True)
+class ProcessConfig:
+    """`survey process`: a flight folder to located defects (stages, selection, fusion)."""
+
+    # asset and chainage
+    asset_by: str = opt(
+        "auto",
+        "How routes are built from the asset file: auto (a line that states chainage_start_m,\n"
+        "as survey simulate writes, keeps its own measure; else ways joined by connectivity),\n"
+        "ref, name or connectivity.",
+    )
+    asset_value: str = opt("", "Only ways whose ref/name is this (e.g. '110 01'); empty = all.")
+    chainage_start_m: float = opt(
+        0.0, "Chainage at the start of a route whose file states none (m)."
+    )
+    chainage_towards: Literal["", "north", "south", "east", "west"] = opt(
+        "", "Chainage increases toward this compass direction; empty = as the line is drawn."
+    )
+    chainage_style: Literal["m", "km", "mc", "mcy"] = opt(
+        "km", "Chainage labels: m, km (12+345.6), mc (miles-chains) or mcy (with yards)."
+    )
+    corridor_half_width_m: float = opt(
+        0.0,
+        "Half-width of the analysed corridor around the asset line (m); 0 = 6 m for rail\n"
+        "(track bed, cess and drains), 15 m for pipelines (the right of way).",
+    )
+    max_offset_m: float = opt(
+        25.0, "Findings farther than this from the asset line are off-asset (no chainage)."
+    )
+    # poses
+    log: str = opt(
+        "",
+        "Reference flight log, relative to the flight folder; empty = the log with the most\n"
+        "usable positions (attitude and gimbal channels break ties).",
+    )
+    pose_source: Literal["auto", "log", "media"] = opt(
+        "auto",
+        "Where frame poses come from: log (the reference log, camera clocks tied to it), media\n"
+        "(SRT / EXIF / XMP of the files themselves), auto (log when there is one).",
+    )
+    ground: str = opt("flat", "Ground surface: flat (at take-off height) or a DEM GeoTIFF path.")
+    dem_vertical: Literal["msl", "ellipsoid"] = opt("msl", "Vertical datum of the DEM.")
+    height: Literal["auto", "relative", "absolute"] = opt(
+        "auto",
+        "Camera height used on flat ground: relative (barometric, above take-off) or absolute\n"
+        "(GNSS); auto = relative on flat ground, absolute with a DEM.",
+    )
+    # cameras
+    video_camera: str = opt(
+        "auto",
+        "Video intrinsics: auto (a still of the same camera in the folder, read out as video:\n"
+        "full width, centred crop; else the SRT's 35 mm focal length), or the path of an image\n"
+        "whose EXIF/XMP describe the same lens.",
+    )
+    thermal_hfov_deg: float = opt(
+        0.0, "Horizontal field of view of the thermal camera; 0 = from the files."
+    )
+    # frame selection
+    rgb_min_views: int = opt(
+        1, "Each point of the corridor is analysed in at least this many RGB frames."
+    )
+    thermal_min_views: int = opt(2, "... and in at least this many thermal frames.")
+    station_step_m: float = opt(0.5, "Spacing of the coverage stations along the asset (m).")
+    edge_margin_px: int = opt(
+        24, "Frame border (px) not counted as coverage: a defect cut by it is seen whole nearby."
+    )
+    max_gsd_rgb_m: float = opt(0.04, "RGB frames coarser than this (m/px) are not analysed.")
+    max_gsd_thermal_m: float = opt(0.15, "Thermal frames coarser than this are not analysed.")
+    max_range_m: float = opt(
+        120.0, "Ground beyond this slant range is not used (oblique frames, horizon) (m)."
+    )
+    min_gain_m: float = opt(
+        1.0, "A frame is selected only when it adds at least this much corridor coverage (m)."
+    )
+    roi_margin_m: float = opt(
+        1.0, "Detection tiles cover the corridor grown by this margin (m)."
+    )
+    # detection
+    models: list[str] = opt(
+        [],
+        "RGB model suite (shipped names, model files, run folders); empty = [predict] models.",
+    )
+    score_threshold: float = opt(0.0, "Detection score threshold; 0 = each model's own.")
+    detect_gsd_m: float = opt(
+        0.0,
+        "Frames finer than this ground sample distance (m/px) are resampled to it before\n"
+        "detection (the scale the models were trained at); 0 = analyse at native resolution.",
+    )
+    queue_frames: int = opt(
+        4, "Decoded frames waiting for the model (bounded queue: memory stays flat)."
+    )
+    save_frames: Literal["all", "detections", "none"] = opt(
+        "all",
+        "Keep analysed RGB frames as JPEG in the run (all, only those with detections, none);\n"
+        "review, evidence of thermal findings and COCO export use them.",
+    )
+    jpeg_quality: int = opt(90, "JPEG quality of saved frames and evidence crops.")
+    # thermal
+    thermal_class: str = opt(
+        "auto", "Class of thermal anomalies; auto = leak_candidate (pipelines), hotspot (rail)."
+    )
+    emissivity: float = opt(0.95, "Emissivity of the ground surface for temperatures.")
+    # uncertainty of a located point (1 sigma)
+    gnss_sigma_m: float = opt(
+        0.0, "Horizontal GNSS error; 0 = from the fix type (1.5 m standard, 0.03 m RTK)."
+    )
+    vertical_sigma_m: float = opt(1.0, "Camera height error (barometric / GNSS) (m).")
+    yaw_sigma_deg: float = opt(1.5, "Camera heading error (compass, boresight) (deg).")
+    tilt_sigma_deg: float = opt(0.7, "Camera pitch / roll error (deg).")
+    ground_sigma_m: float = opt(0.3, "Ground height error (flat-ground assumption, DEM) (m).")
+    pixel_sigma_px: float = opt(2.0, "Image point error (outline, centroid) (px).")
+    # fusion
+    gate_p: float = opt(
+        0.99, "Sightings of one class merge when their positions agree at this probability."
+    )
+    max_merge_m: float = opt(
+        4.0, "Sightings farther apart than this never merge, whatever their ellipses (m)."
+    )
+    min_sightings: int = opt(1, "Defects seen in fewer frames than this are dropped.")
+    crop_px: int = opt(256, "Smallest side of an evidence crop (px).")
+    # outputs
+    exports: list[str] = opt(
+        ["geojson"], "Extra GIS exports written into RUN_DIR/exports (gpkg is the store)."
+    )
+    map: bool = opt(True, "Write RUN_DIR/map.html (opens offline).")
+    basemap: str = opt("osm", "Map background: osm (online tiles, optional), a URL, or ''.")
+    report: bool = opt(True, "Write RUN_DIR/report.html.")
+    pdf: bool = opt(False, "Also print the report to RUN_DIR/report.pdf (needs Chromium).")
+    leaks: LeakDetectorParams = section(
+        LeakDetectorParams, "Leak and hotspot detector of thermal frames (thermal.detect_anomalies)."
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The root of the configuration tree (one TOML table per section)."""
 
@@ -270,6 +405,7 @@ class Config:
     report: ReportConfig = section(ReportConfig, "The HTML/PDF report.")
     notify: NotifyConfig = section(NotifyConfig, "Webhook for critical defects.")
     predict: PredictConfig = section(PredictConfig, "Defect segmentation models and crack measurement.")
+    process: ProcessConfig = section(ProcessConfig, "survey process: flight folder to located defects.")
 
 
 # ---------------------------------------------------------------------------------------------

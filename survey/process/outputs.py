@@ -1,0 +1,209 @@
+"""Stages ``store`` and ``report``: the defect store, then the map, report, exports and summary.
+
+``store`` writes the run record, defects, detections and the auxiliary layers (route, coverage
+by camera, analysed frame footprints, flight path) into the run's GeoPackage, or PostGIS with
+``--store postgresql://...``, records where in ``RUN_DIR/store.json``, and sends the
+critical-defect webhook when one is configured. ``report`` reads the store back (so review
+decisions made since are included) and writes ``map.html`` (opens offline), ``report.html``
+(and ``report.pdf``), the GIS exports of ``[process] exports`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from survey.config import Config, to_toml
+from survey.process.records import StreamPoses, load_json, stream_ids
+from survey.process.select import Selection
+
+__all__ = ["aux_layers", "write_outputs", "write_store"]
+
+log = logging.getLogger(__name__)
+
+
+def aux_layers(run_dir: Path, asset: Any, cfg: Config) -> dict[str, Any]:
+    """Route, coverage (and gaps), footprints and flight path as GeoDataFrames."""
+    import geopandas as gpd
+
+    from geo.coverage import coverage_by_chainage
+    from geo.layers import coverage_layers, flight_path_layer, routes_layer
+
+    stages = run_dir / "stages"
+    routes = asset.routes.routes
+    layers: dict[str, Any] = {"route": routes_layer(routes, cfg.process.chainage_style)}
+    fps, gsd, cams, rows_meta = [], [], [], []
+    track: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    for sid in stream_ids(stages / "poses"):
+        sp = StreamPoses.load(stages / "poses", sid)
+        if sp.kind == "video" or track is None:
+            ok = sp.ok
+            if ok.sum() >= 2:
+                x, y = asset.frame.from_lonlat(sp.lon_deg[ok], sp.lat_deg[ok])
+                if track is None or sp.kind == "video":
+                    track = (x, y, sp.t_s[ok])
+        p = stages / "select" / f"{sid}.npz"
+        if not p.is_file():
+            continue
+        sel = Selection.load(stages / "select", sid)
+        cam = "thermal" if sp.kind == "thermal" else "rgb"
+        for k, r in enumerate(sel.index):
+            fps.append(sel.footprint[k])
+            gsd.append(float(sel.gsd_m[k]))
+            cams.append(cam)
+            rows_meta.append((sid, sp.label(int(r)), float(sp.t_s[r])))
+    if fps:
+        layers["footprints"] = gpd.GeoDataFrame(
+            {
+                "stream": [m[0] for m in rows_meta],
+                "frame": [m[1] for m in rows_meta],
+                "t_s": [m[2] for m in rows_meta],
+                "camera": cams,
+                "gsd_m": gsd,
+            },
+            geometry=list(fps),
+            crs=asset.crs,
+        )
+        covs, gaps = [], []
+        half = min(asset.half_width_m, 2.5 if asset.kind == "rail" else 5.0)
+        surveyed = load_json(stages / "select" / "select.json")
+        for r in routes:
+            rng = _surveyed_range(surveyed, r)
+            if rng is None:
+                continue
+            cov = coverage_by_chainage(
+                r, np.array(fps, dtype=object), np.array(gsd), np.array(cams),
+                step_m=cfg.process.station_step_m, half_width_m=half, d_range_m=rng,
+            )  # fmt: skip
+            c, g = coverage_layers(cov, r, cfg.process.chainage_style)
+            covs.append(c)
+            gaps.append(g)
+        if covs:
+            import pandas as pd
+
+            layers["coverage"] = gpd.GeoDataFrame(pd.concat(covs, ignore_index=True), crs=asset.crs)
+            layers["gaps"] = gpd.GeoDataFrame(pd.concat(gaps, ignore_index=True), crs=asset.crs)
+    if track is not None and len(track[0]) >= 2:
+        layers["flight_path"] = flight_path_layer(*track, asset.crs, run_dir.name)
+    return {k: v.to_crs(4326) for k, v in layers.items()}
+
+
+def _surveyed_range(summary: dict[str, Any], route: Any) -> tuple[float, float] | None:
+    """Distance range along ``route`` that the flight's frames could see (from ``select``)."""
+    lo, hi = np.inf, -np.inf
+    for band in summary.get("bands", {}).values():
+        c = band.get("coverage", {}).get(route.route_id)
+        if c:
+            a, b = c["surveyed_chainage_m"]
+            lo, hi = min(lo, a), max(hi, b)
+    if not np.isfinite(lo):
+        return None
+    m0 = float(route.measure_at([0.0])[0])
+    return (max(0.0, lo - m0), min(route.length_m, hi - m0))
+
+
+def write_store(
+    run_dir: Path, fuse_dir: Path, asset: Any, cfg: Config, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``store`` stage body."""
+    from survey.store.base import RunInfo, open_store, write_store_pointer
+
+    with (fuse_dir / "defects.pkl").open("rb") as fh:
+        defects, detections = pickle.load(fh)
+    run_id = params["run_id"]
+    url = params.get("store") or cfg.store.url or ""
+    layers = aux_layers(run_dir, asset, cfg)
+    r0 = asset.routes.routes[0]
+    with open_store(url or None, run_dir=run_dir, run_id=run_id, schema=cfg.store.schema) as st:
+        st.write_run(
+            RunInfo(
+                run_id,
+                asset_id=asset.asset_id,
+                asset_kind=asset.kind,
+                asset_length_m=float(sum(r.length_m for r in asset.routes.routes)),
+                chainage_origin_m=float(r0.measure_at([0.0])[0]),
+                flight=str(params["flight_dir"]),
+                config_toml=to_toml(cfg),
+                extra={"asset": asset.describe()},
+            )
+        )
+        st.write_defects(defects)
+        st.write_detections(detections)
+        for name in ("route", "coverage", "footprints", "flight_path"):
+            if name in layers:
+                st.write_layer(name, layers[name])
+        pointer = write_store_pointer(run_dir, st.url, run_id=run_id, schema=cfg.store.schema)
+        notified = 0
+        if cfg.notify.webhook_url:
+            from survey.report.notify import notify_critical
+
+            notified = notify_critical(st, cfg.notify)
+        return {"store": st.url, "pointer": str(pointer), "defects": len(defects),
+                "detections": len(detections), "layers": sorted(layers), "notified": notified}  # fmt: skip
+
+
+def write_outputs(run_dir: Path, asset: Any, cfg: Config, params: dict[str, Any]) -> dict[str, Any]:
+    """The ``report`` stage body: map, report, exports (paths relative to ``run_dir``)."""
+    from survey.store.base import open_run_store
+
+    pc = cfg.process
+    written: dict[str, Any] = {}
+    with open_run_store(run_dir, params.get("store") or cfg.store.url or None,
+                        schema=cfg.store.schema) as st:  # fmt: skip
+        if pc.map:
+            written["map"] = str(_write_map(st, run_dir, asset, cfg).relative_to(run_dir))
+        if pc.report:
+            from survey.report.html import write_report
+
+            rep = write_report(st, run_dir, run_dir / "report.html", config=cfg)
+            written["report"] = str(rep.relative_to(run_dir))
+            if pc.pdf:
+                from survey.report.pdf import html_to_pdf
+
+                written["pdf"] = str(html_to_pdf(rep, run_dir / "report.pdf").relative_to(run_dir))
+        if pc.exports:
+            from survey.report.export import FORMATS, export_run
+
+            for fmt in pc.exports:
+                if fmt not in FORMATS:
+                    raise ValueError(
+                        f"[process] exports: unknown format {fmt!r}; known: {sorted(FORMATS)}"
+                    )
+                target = (
+                    run_dir
+                    / "exports"
+                    / (f"defects{FORMATS[fmt][1]}" if fmt in ("gpkg", "kml") else fmt)
+                )
+                files = export_run(st, target, fmt)
+                written[f"export_{fmt}"] = [str(p.relative_to(run_dir)) for p in files]
+    return written
+
+
+def _write_map(st: Any, run_dir: Path, asset: Any, cfg: Config) -> Path:
+    from geo.maps import survey_map
+
+    defects = st.read_defects().to_frame()
+    routes = st.read_layer("route")
+    flight = st.read_layer("flight_path")
+    fps = st.read_layer("footprints")
+    gaps = None
+    gl = aux_layers(run_dir, asset, cfg).get("gaps")
+    if gl is not None and len(gl):
+        gaps = gl
+    out = run_dir / "map.html"
+    survey_map(
+        out,
+        defects=defects if len(defects) else None,
+        routes=routes,
+        flight_path=flight,
+        footprints=fps,
+        gaps=gaps,
+        title=f"Survey {st.run_id}: {asset.name}",
+        basemap=cfg.process.basemap or None,
+        base_dir=run_dir,
+    )
+    return out
