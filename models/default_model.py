@@ -113,7 +113,14 @@ def _classes(sim: Sequence[str]) -> list[str]:
 
 
 def recipe_config(
-    shared: str | Path, *, sim: Sequence[str] = (), max_iter: int | None = None
+    shared: str | Path,
+    *,
+    sim: Sequence[str] = (),
+    sim_val: Sequence[str] = (),
+    max_iter: int | None = None,
+    preset: str | None = None,
+    device: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> Any:
     """The default model's training config, data under ``shared`` (``../shared/data``)."""
     from models.training.engine import new_run_config
@@ -121,14 +128,15 @@ def recipe_config(
     r = RECIPE
     fmt = {"shared": str(Path(shared))}
     return new_run_config(
-        r["preset"],
+        preset or r["preset"],
         [s.format(**fmt) for s in r["train"]] + list(sim),
-        [s.format(**fmt) for s in r["val"]],
-        overrides=r["overrides"],
+        [s.format(**fmt) for s in r["val"]] + list(sim_val),
+        overrides=[*r["overrides"], *overrides],
         classes=_classes(sim),
         seed=r["seed"],
         threads=r["threads"],
         max_iter=max_iter or r["max_iter"],
+        device=device,
     )
 
 
