@@ -52,6 +52,45 @@ def collect_images(inputs: tuple[str, ...], recursive: bool) -> list[tuple[Path,
     return list(unique.values())
 
 
+#: photos whose camera looks this close to straight down get one GSD for the whole frame
+NADIR_TOLERANCE_DEG = 15.0
+
+
+def gsd_from_metadata(path: Path) -> tuple[float | None, str]:
+    """Ground sample distance (mm/px) of a near-nadir drone photo from its EXIF/XMP, and why.
+
+    Needs a focal length the camera model can use, the height above the take-off point
+    (DJI ``RelativeAltitude``; flat ground at take-off height is assumed) and a gimbal pitch
+    within :data:`NADIR_TOLERANCE_DEG` of straight down; an oblique frame has no single GSD.
+    Returns ``(None, reason)`` when any of that is missing.
+    """
+    from geo.camera_db import camera_from_tags
+    from geo.errors import GeoError
+    from geo.imagemeta import read_image_tags
+
+    try:
+        tags = read_image_tags(path)
+        cam = camera_from_tags(tags)
+    except GeoError as exc:
+        return None, f"no camera model from the metadata ({exc.message})"
+    flat = {k.split(":")[-1]: v for k, v in tags.items()}
+    try:
+        alt = float(str(flat["RelativeAltitude"]))
+        pitch = float(str(flat["GimbalPitchDegree"]))
+    except (KeyError, ValueError):
+        return None, "no RelativeAltitude / GimbalPitchDegree in the XMP"
+    if alt <= 0:
+        return None, f"RelativeAltitude {alt} m is not above the ground"
+    off_nadir = abs(abs(pitch) - 90.0)
+    if off_nadir > NADIR_TOLERANCE_DEG:
+        return None, f"oblique view (gimbal pitch {pitch:g} deg): no single GSD"
+    import math
+
+    range_m = alt / math.cos(math.radians(off_nadir))
+    gsd_mm = float(cam.gsd_m(range_m)) * 1000.0
+    return gsd_mm, f"EXIF/XMP: {alt:g} m above take-off, pitch {pitch:g} deg, {cam.name}"
+
+
 def _write_png(path: Path, mask: Any) -> None:
     import cv2
     import numpy as np
@@ -79,7 +118,10 @@ def _safe(name: str) -> str:
 )
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option(
-    "--gsd-mm", type=float, help="Ground sample distance (mm/px): sizes in mm/m, severity."
+    "--gsd-mm",
+    "gsd_opt",
+    help="Ground sample distance (mm/px), or 'auto' to read it from near-nadir drone photos' "
+    "EXIF/XMP: sizes in mm/m and crack severity. Without it sizes are in pixels only.",
 )
 @click.option("--threshold", type=float, help="Override every model's operating threshold.")
 @click.option("-r", "--recursive", is_flag=True, help="Also images in sub-folders of a folder.")
@@ -89,7 +131,7 @@ def predict(
     inputs: tuple[str, ...],
     models: tuple[str, ...],
     out_dir: str,
-    gsd_mm: float | None,
+    gsd_opt: str | None,
     threshold: float | None,
     recursive: bool,
     threads: int | None,
@@ -106,8 +148,17 @@ def predict(
 
     cfg = get_config()
     pc = cfg.predict
-    if gsd_mm is not None and not gsd_mm > 0:
-        raise click.BadParameter("must be > 0", param_hint="--gsd-mm")
+    auto_gsd = gsd_opt is not None and gsd_opt.strip().lower() == "auto"
+    fixed_gsd: float | None = None
+    if gsd_opt is not None and not auto_gsd:
+        try:
+            fixed_gsd = float(gsd_opt)
+        except ValueError:
+            raise click.BadParameter(
+                "a number of mm per pixel, or 'auto'", param_hint="--gsd-mm"
+            ) from None
+        if not fixed_gsd > 0:
+            raise click.BadParameter("must be > 0", param_hint="--gsd-mm")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise click.BadParameter("must be within [0, 1]", param_hint="--threshold")
     images = collect_images(inputs, recursive)
@@ -137,6 +188,11 @@ def predict(
             click.echo(f"skipped: {exc}", err=True)
             skipped.append({"path": str(img_path), "reason": exc.message})
             continue
+        gsd_mm, gsd_source = fixed_gsd, "--gsd-mm" if fixed_gsd else "unknown"
+        if auto_gsd:
+            gsd_mm, gsd_source = gsd_from_metadata(img_path)
+            if gsd_mm is None:
+                log.warning("%s: GSD unknown: %s", img_path, gsd_source)
         t1 = time.perf_counter()
         res = suite(img, gsd_mm=gsd_mm)
         dt = time.perf_counter() - t1
@@ -153,7 +209,8 @@ def predict(
             "height": int(img.shape[0]),
             "models": [m.spec for m in suite.members],
             "classes": list(res.class_names),
-            "gsd_mm": gsd_mm,
+            "gsd_mm": None if gsd_mm is None else round(gsd_mm, 4),
+            "gsd_source": gsd_source,
             "seconds": round(dt, 3),
             "counts": counts,
             "instances": res.instances,

@@ -238,3 +238,64 @@ def test_mask_rcnn_run_and_crack_model_as_one_suite(
     assert r.exit_code == 0, r.output
     alone = _png(tmp_path / "alone" / "b.png")
     assert alone.shape == (70, 90) and (alone == 255).any()
+
+
+def _drone_jpeg(path: Path, pitch_deg: float, rel_alt_m: float = 50.0) -> Path:
+    """A JPEG with the DJI XMP tags a nadir GSD needs (focal length 1760 px)."""
+    from PIL import Image
+
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "TestMake", "TESTCAM-1"
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" '
+        f'drone-dji:RelativeAltitude="+{rel_alt_m:.2f}" drone-dji:GimbalPitchDegree="{pitch_deg:+.1f}" '
+        'drone-dji:CalibratedFocalLength="1760.0" drone-dji:CalibratedOpticalCenterX="40.0" '
+        'drone-dji:CalibratedOpticalCenterY="30.0" '
+        'drone-dji:GimbalYawDegree="+0.0" drone-dji:GimbalRollDegree="+0.0"/></rdf:RDF></x:xmpmeta>'
+    )
+    img.save(path, exif=exif, comment=xmp.encode())
+    return path
+
+
+def test_gsd_auto_from_exif_and_xmp(tmp_path: Path, models_dir: dict[str, Path]) -> None:
+    from survey.cli_predict import gsd_from_metadata
+
+    nadir = _drone_jpeg(tmp_path / "nadir.jpg", -90.0)
+    tilted = _drone_jpeg(tmp_path / "tilted.jpg", -80.0)
+    oblique = _drone_jpeg(tmp_path / "oblique.jpg", -45.0)
+    g, why = gsd_from_metadata(nadir)
+    assert g == pytest.approx(50.0 / 1760.0 * 1000.0, rel=1e-3) and "50 m" in why  # 28.4 mm/px
+    g10, _ = gsd_from_metadata(tilted)
+    assert g10 == pytest.approx(g / np.cos(np.radians(10.0)), rel=1e-3)
+    assert gsd_from_metadata(oblique) == (
+        None,
+        "oblique view (gimbal pitch -45 deg): no single GSD",
+    )
+    out = tmp_path / "out"
+    r = _run(
+        str(nadir),
+        str(oblique),
+        "-m",
+        str(models_dir["one"]),
+        "-o",
+        str(out),
+        "--gsd-mm",
+        "auto",
+        "--threshold",
+        "0",
+    )
+    assert r.exit_code == 0, r.output
+    a, b = (
+        json.loads((out / "nadir.json").read_text()),
+        json.loads((out / "oblique.json").read_text()),
+    )
+    assert a["gsd_mm"] == pytest.approx(g, rel=1e-3) and a["instances"][0]["length_m"] is not None
+    assert (
+        b["gsd_mm"] is None
+        and b["gsd_source"].startswith("oblique")
+        and b["instances"][0]["severity"] is None
+    )
+    r = _run(str(nadir), "-m", str(models_dir["one"]), "-o", str(out), "--gsd-mm", "big")
+    assert r.exit_code == 2 and "'auto'" in r.output
