@@ -260,6 +260,46 @@ class Detections:
             dict(self.meta),
         )
 
+    def rescaled(self, factor: float, image_hw: tuple[int, int]) -> Detections:
+        """The detections of a frame resized by ``factor``, mapped onto a frame of ``image_hw``.
+
+        Boxes are divided by ``factor``; masks are resized with nearest-neighbour sampling of
+        pixel centres (what a detection at the coarse scale says about the fine pixels).
+        """
+        h, w = int(image_hw[0]), int(image_hw[1])
+        boxes = (self.boxes_xyxy / factor).astype(np.float32)
+        boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
+        boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+        crops = None
+        if len(self) and self.has_masks:
+            crops = []
+            for i in range(len(self)):
+                crop, x0, y0 = self.mask_crop(i)
+                fx0, fy0 = int(np.floor(x0 / factor)), int(np.floor(y0 / factor))
+                fx1 = min(w, int(np.ceil((x0 + crop.shape[1]) / factor)))
+                fy1 = min(h, int(np.ceil((y0 + crop.shape[0]) / factor)))
+                xs = np.clip(
+                    ((np.arange(fx0, fx1) + 0.5) * factor - x0).astype(np.int64),
+                    0,
+                    crop.shape[1] - 1,
+                )
+                ys = np.clip(
+                    ((np.arange(fy0, fy1) + 0.5) * factor - y0).astype(np.int64),
+                    0,
+                    crop.shape[0] - 1,
+                )
+                big = crop[np.ix_(ys, xs)] if len(xs) and len(ys) else np.zeros((1, 1), bool)
+                crops.append((big, fx0, fy0))
+        return Detections.from_arrays(
+            boxes,
+            self.scores,
+            self.class_ids,
+            (h, w),
+            mask_crops=crops,
+            class_names=self.class_names,
+            meta=dict(self.meta),
+        )
+
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (RLE counts as ASCII strings)."""

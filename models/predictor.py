@@ -195,12 +195,29 @@ class Predictor:
         roi: np.ndarray | None = None,
         tiled: bool | None = None,
         progress: bool = False,
+        scale: float = 1.0,
     ) -> Detections:
         """Detections in one frame (tiled when large, or when ``roi`` or ``tiled=True`` is given).
 
         ``roi`` is a polygon ``(K, 2)`` of pixel coordinates, or a boolean mask of the frame (any
-        resolution: it is scaled to the frame), marking the region to analyse.
+        resolution: it is scaled to the frame), marking the region to analyse. ``scale`` resizes
+        the frame before inference (e.g. ``frame GSD / training GSD`` to bring a 4000x3000 still
+        taken low to the ground sampling the model was trained at); detections come back in the
+        frame's own pixels.
         """
+        if scale != 1.0:
+            import cv2
+
+            h, w = image.shape[:2]
+            nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            small = cv2.resize(image, (nw, nh), interpolation=interp)
+            if roi is not None and np.asarray(roi).dtype != bool:
+                roi = (np.asarray(roi, np.float64) + 0.5) * (nw / w, nh / h) - 0.5
+            d = self(small, roi=roi, tiled=tiled, progress=progress)
+            out = d.rescaled(nw / w, (h, w))
+            out.meta["scale"] = scale
+            return out
         from models.tiling import predict_tiled
 
         h, w = image.shape[:2]

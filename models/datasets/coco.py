@@ -3,7 +3,8 @@
 Categories are renumbered ``0..K-1`` in order of their COCO ``id``; boxes go from COCO's
 ``[x, y, w, h]`` to absolute ``[x0, y0, x1, y1]``; segmentations (polygons, compressed or
 uncompressed RLE) are kept as they are. Images are looked up relative to ``image_root``
-(default: the JSON's folder, then its ``images/`` subfolder).
+(default: the JSON's folder, its ``images/`` subfolder, then the folder above, as when the JSON
+sits in ``annotations/`` or a simulated flight's ``truth/``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ def looks_like_coco(path: Path) -> bool:
 
 
 def _image_path(root: Path, file_name: str) -> Path:
-    for cand in (root / file_name, root / "images" / file_name, root / Path(file_name).name):
+    cands = (
+        root / file_name,
+        root / "images" / file_name,
+        root.parent / file_name,  # annotations/ or truth/ beside the images
+        root.parent / "images" / file_name,
+        root / Path(file_name).name,
+    )
+    for cand in cands:
         if cand.is_file():
             return cand
     return root / file_name

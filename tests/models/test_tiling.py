@@ -124,3 +124,12 @@ def test_detections_record() -> None:
             np.empty(1, object),
             (1, 1),
         )
+
+
+def test_rescaled_detections_map_back_to_the_frame() -> None:
+    m = np.zeros((40, 60), bool)
+    m[10:20, 20:40] = True
+    d = Detections.from_masks([m], scores=[0.9], class_ids=[0])
+    big = d.rescaled(0.5, (80, 120))  # detections of a half-size frame -> the full frame
+    assert big.boxes_xyxy[0].tolist() == [40, 20, 80, 40]
+    assert big.full_mask(0)[20:40, 40:80].all() and big.areas_px[0] == 4 * m.sum()
