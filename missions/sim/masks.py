@@ -9,6 +9,7 @@ pixel is visible. Outlines crossing the camera's z = 0.05 m plane are clipped fi
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,7 @@ def _clip_box(pts: F64, lo: F64, hi: F64) -> F64:
     return poly
 
 
+@functools.cache
 def _normalized_box(cam: CameraModel) -> tuple[F64, F64]:
     """Bounding box (undistorted normalized coordinates) of the image, 10 % larger."""
     w, h = cam.width_px, cam.height_px
@@ -107,11 +109,13 @@ def project_instances(
     ``ground_xy`` (the frame's ground points, e.g. from the renderer) limits the candidates to
     objects near the footprint.
     """
-    cand = [o for o in objects if band in o.bands]
     if ground_xy is not None and len(ground_xy):
         x0, y0 = ground_xy.min(axis=0) - 1.0
         x1, y1 = ground_xy.max(axis=0) + 1.0
-        cand = [o for o in cand if _overlaps(o, x0, y0, x1, y1)]
+        boxes = _boxes(objects)
+        near = (boxes[:, 0] <= x1) & (boxes[:, 2] >= x0) & (boxes[:, 1] <= y1) & (boxes[:, 3] >= y0)
+        objects = [objects[i] for i in np.flatnonzero(near)]
+    cand = [o for o in objects if band in o.bands]
     if not cand:
         return []
     M = grid.grid_from_ned(pose.x_m, pose.y_m)
@@ -139,8 +143,26 @@ def project_instances(
     return out
 
 
-def _overlaps(o: SceneObject, x0: float, y0: float, x1: float, y1: float) -> bool:
-    p = o.polygon_xy
-    return bool(
-        p[:, 0].max() >= x0 and p[:, 0].min() <= x1 and p[:, 1].max() >= y0 and p[:, 1].min() <= y1
-    )
+def _boxes(objects: list[SceneObject]) -> F64:
+    """Outline bounding boxes (n, 4), cached per object list (the scene's list is stable)."""
+    key = (id(objects), len(objects))
+    hit = _BOX_CACHE.get(key)
+    if hit is None or hit[0] is not objects:
+        arr = np.array(
+            [
+                [
+                    o.polygon_xy[:, 0].min(),
+                    o.polygon_xy[:, 1].min(),
+                    o.polygon_xy[:, 0].max(),
+                    o.polygon_xy[:, 1].max(),
+                ]
+                for o in objects
+            ]
+        ).reshape(-1, 4)
+        hit = (objects, arr)
+        _BOX_CACHE.clear()
+        _BOX_CACHE[key] = hit
+    return hit[1]
+
+
+_BOX_CACHE: dict[tuple[int, int], tuple[list[SceneObject], F64]] = {}

@@ -80,17 +80,16 @@ class Renderer:
             oversample,
         )
         w, h = camera.width_px, camera.height_px
-        nu = int(math.ceil((w - 1) / step_px)) + 3
-        nv = int(math.ceil((h - 1) / step_px)) + 3
+        # Coarse rays at the pixel positions cv2.resize samples from when it upsamples an
+        # (nv, nu) grid to (nv * step, nu * step): u_i = (i + 0.5) step - 0.5, shifted by one cell
+        # so that the image lies strictly inside the grid (no clamped border cells).
+        nu = int(math.ceil(w / step_px)) + 2
+        nv = int(math.ceil(h / step_px)) + 2
         self._shape = (nv, nu)
-        u = (np.arange(nu) - 1) * step_px
-        v = (np.arange(nv) - 1) * step_px
-        uu, vv = np.meshgrid(u.astype(float), v.astype(float))
+        u = (np.arange(nu) - 0.5) * step_px - 0.5
+        v = (np.arange(nv) - 0.5) * step_px - 0.5
+        uu, vv = np.meshgrid(u, v)
         self._rays = camera.rays(uu, vv).reshape(-1, 3)  # camera axes
-        mx = (np.arange(w, dtype=np.float32) + step_px) / step_px
-        my = (np.arange(h, dtype=np.float32) + step_px) / step_px
-        self._up_x = np.ascontiguousarray(np.broadcast_to(mx[None, :], (h, w)))
-        self._up_y = np.ascontiguousarray(np.broadcast_to(my[:, None], (h, w)))
         self._level: int | None = None
 
     def ground_points(self, pose: CameraPose) -> tuple[F64, NDArray[np.bool_]]:
@@ -150,16 +149,17 @@ class Renderer:
         row = (mos.y_top - pts[:, 1]) / mos.res - 0.5
         col[~hit] = -1e4
         row[~hit] = -1e4
-        cgrid = col.reshape(nv, nu).astype(np.float32)
-        rgrid = row.reshape(nv, nu).astype(np.float32)
-        map_x = cv2.remap(cgrid, self._up_x, self._up_y, cv2.INTER_LINEAR)
-        map_y = cv2.remap(rgrid, self._up_x, self._up_y, cv2.INTER_LINEAR)
+        coarse = np.stack([col.reshape(nv, nu), row.reshape(nv, nu)], axis=-1).astype(np.float32)
+        # bilinear upsampling of both texel coordinates at once (a CV_32FC2 map), then crop
+        st, h, w = self.step, cam.height_px, cam.width_px
+        big = cv2.resize(coarse, (nu * st, nv * st), interpolation=cv2.INTER_LINEAR)
+        maps = big[st : st + h, st : st + w]
         out = RenderResult(None, None, None, None, level, gsd, pts[:, :2], hit)
         if self.band == "rgb":
             out.image = cv2.remap(
                 mos.layers["rgb"],
-                map_x,
-                map_y,
+                maps,
+                None,
                 cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_CONSTANT,
                 borderValue=SKY_BGR,
@@ -167,16 +167,16 @@ class Renderer:
         else:
             out.temp_c = cv2.remap(
                 mos.layers["temp"],
-                map_x,
-                map_y,
+                maps,
+                None,
                 cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_CONSTANT,
                 borderValue=-40.0,
             )
             out.emissivity = cv2.remap(
                 mos.layers["emis"],
-                map_x,
-                map_y,
+                maps,
+                None,
                 cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_CONSTANT,
                 borderValue=1.0,
@@ -185,13 +185,12 @@ class Renderer:
             name = "ids_rgb" if self.band == "rgb" else "ids_thermal"
             out.ids = cv2.remap(
                 mos.layers[name],
-                map_x,
-                map_y,
+                maps,
+                None,
                 cv2.INTER_NEAREST,
                 borderMode=cv2.BORDER_CONSTANT,
                 borderValue=0,
             )
-        _ = cam
         return out
 
     def _empty(self, level: int, gsd: float, pts: F64, hit: NDArray[np.bool_]) -> RenderResult:

@@ -111,7 +111,8 @@ def make_terrain(cfg: SimConfig, asset: Asset) -> Terrain:
             cfg.ground_msl_m, cfg.hill_relief_m, 600.0, cfg.seed, (float(o[0]), float(o[1]))
         )
     xy = asset.corridor.xy
-    pad = 400.0
+    # the nadir footprint; rays beyond the resampled DEM take its edge heights
+    pad = max(30.0, 1.5 * float(cfg.altitude_agl_m or 25.0))
     bounds = (
         xy[:, 0].min() - pad,
         xy[:, 1].min() - pad,

@@ -258,12 +258,22 @@ class RasterTerrain(_RayMarch):
                 dst_nodata=np.nan,
                 resampling=Resampling.bilinear,
             )
-        if np.isnan(dst).mean() > 0.0:
-            frac = float(np.isnan(dst).mean())
+        frac = float(np.isnan(dst).mean())
+        if frac > 0.2:
             raise TerrainError(
                 f"the DEM does not cover the flight corridor ({frac:.0%} of "
                 f"{x0:.0f},{y0:.0f}..{x1:.0f},{y1:.0f} in EPSG:{epsg} has no data)",
                 path=p,
+            )
+        if frac > 0.0:
+            from scipy.ndimage import distance_transform_edt
+
+            idx = distance_transform_edt(np.isnan(dst), return_distances=False, return_indices=True)
+            dst = dst[tuple(idx)]
+            log.warning(
+                "%s: %.1f %% of the corridor has no DEM data; filled from the nearest cells",
+                p.name,
+                100 * frac,
             )
         if vertical == "ellipsoid":
             dst = dst - np.float32(geoid_m)
