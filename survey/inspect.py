@@ -23,6 +23,7 @@ Describer = Callable[[Path], dict[str, Any] | None]
 #: Tried in this order; the first that recognises the path wins.
 DESCRIBERS: list[str] = [
     "models.describe:describe_model_path",  # before flight folders: model.ts looks like video
+    "models.semseg.describe:describe_semseg_model_file",  # NAME.pth + NAME.recipe.json
     "survey.flight:describe_flight_dir",
     "survey.thermal_files:describe_thermal",
     "survey.telemetry.inspect:describe_telemetry",

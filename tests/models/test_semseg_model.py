@@ -106,6 +106,14 @@ def test_engine_training_stops_resumes_and_exports(tmp_path: Path) -> None:
     assert meta["bytes"] < (run / "model_best.pth").stat().st_size
     assert 0.05 <= meta["thresholds"][0] <= 0.95 and "train" in meta["recipe"]
     assert (tmp_path / "m.recipe.json").is_file()
+    from survey.inspect import describe
+
+    info = describe(tmp_path / "m.pth")
+    assert info["kind"] == "semantic model file" and info["classes"] == ["crack"]
+    assert info["threshold"] == meta["thresholds"][0] and info["size_mb"] == round(
+        meta["bytes"] / 2**20, 1
+    )
+    assert set(info["val_f1"]) == {"all"} and any("below 0.85" in w for w in info["warnings"])
     shipped = SemSegPredictor.from_file(tmp_path / "m.pth")
     assert shipped.thresholds == tuple(meta["thresholds"])
     np.testing.assert_allclose(shipped.probabilities(frame), direct.probabilities(frame), atol=2e-2)
