@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_run_config(args.out)
         cfg.defrost()
         cfg.SURVEY.THREADS = args.threads
+        cfg.SOLVER.MAX_ITER = args.max_iter
     else:
         cfg = new_run_config(
             "mask_rcnn_R18_FPN_jetson",

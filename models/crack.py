@@ -110,7 +110,8 @@ class CrackInstances:
     severity: np.ndarray  # int 1..5, 0 = not graded
     gsd_mm: float | None = None
     polygons: list[list[np.ndarray]] = field(default_factory=list)  # per crack: rings (K, 2)
-    labels: np.ndarray | None = None  # label image: crack i has value i + 1
+    labels: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))
+    """Label image of the mask's shape: crack ``i`` has value ``i + 1``, background 0."""
 
     def __len__(self) -> int:
         return int(self.area_px.shape[0])
@@ -266,12 +267,14 @@ def measure_cracks(
     if gsd_mm is not None and not (np.isfinite(gsd_mm) and gsd_mm > 0):
         raise ModelError(f"gsd_mm must be a positive number, got {gsd_mm}")
     scale = scale or CrackSeverityScale()
+    lab: np.ndarray
     if join_gap_px > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * join_gap_px + 1,) * 2)
         n_all, lab_all = cv2.connectedComponents(cv2.dilate(m.view(np.uint8), k), connectivity=8)
         lab = np.where(m, lab_all, 0).astype(np.int32)
     else:
-        n_all, lab = cv2.connectedComponents(m.view(np.uint8), connectivity=8)
+        n_all, lab_cc = cv2.connectedComponents(m.view(np.uint8), connectivity=8)
+        lab = np.asarray(lab_cc, np.int32)
     n = int(n_all) - 1
     area = np.bincount(lab.ravel(), minlength=n + 1)[1:]
     keep = area >= max(1, min_area_px)

@@ -134,7 +134,7 @@ def _shadow(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def photometric(img: np.ndarray, p: AugmentParams, rng: np.random.Generator) -> np.ndarray:
     """Lighting, colour, blur, noise and JPEG changes of a BGR uint8 image (label unchanged)."""
-    x = img.astype(np.float32)
+    x: np.ndarray = img.astype(np.float32)
     if p.shadow_prob > 0 and rng.random() < p.shadow_prob:
         x = _shadow(x, rng)
     if p.saturation != (1.0, 1.0):
@@ -153,18 +153,19 @@ def photometric(img: np.ndarray, p: AugmentParams, rng: np.random.Generator) -> 
             x = cv2.GaussianBlur(x, (0, 0), sigmaX=rng.uniform(0.4, 1.2))
         else:  # linear motion blur along a random direction
             k = int(rng.integers(3, 8))
-            ker = np.zeros((k, k), np.float32)
-            ker[k // 2, :] = 1.0 / k
+            line = np.zeros((k, k), np.float32)
+            line[k // 2, :] = 1.0 / k
             rot = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), rng.uniform(0, 180), 1.0)
-            ker = cv2.warpAffine(ker, rot, (k, k))
+            ker = np.asarray(cv2.warpAffine(line, rot, (k, k)), np.float32)
             x = cv2.filter2D(x, -1, ker / max(float(ker.sum()), 1e-6))
     if p.noise_std > 0:
         x = x + rng.normal(0.0, rng.uniform(0, p.noise_std), size=x.shape).astype(np.float32)
     out = np.clip(x + 0.5, 0, 255).astype(np.uint8)
     if p.jpeg_prob > 0 and rng.random() < p.jpeg_prob:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 91))])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        dec = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if dec is not None:
+            out = np.asarray(dec, np.uint8)
     return out
 
 

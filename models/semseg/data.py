@@ -35,7 +35,7 @@ def read_image_bgr(path: str | Path) -> np.ndarray:
     if img is None:
         raise ImageReadError("not a readable image (expected PNG/JPEG/TIFF/BMP/WebP)", path=p)
     if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
+        img = (np.asarray(img, np.uint16) >> 8).astype(np.uint8)
     elif img.dtype != np.uint8:
         raise ImageReadError(f"unsupported pixel type {img.dtype} (expected 8 or 16 bit)", path=p)
     if img.ndim == 2:

@@ -53,7 +53,7 @@ class SemSegPrediction:
     @property
     def union(self) -> np.ndarray:
         """Boolean ``(H, W)``: any defect class."""
-        return self.masks.any(axis=0)
+        return np.asarray(self.masks.any(axis=0))
 
 
 def _torch_load(path: Path) -> Any:
@@ -90,6 +90,8 @@ def _load_any(path: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         from models.training.engine import load_run_config
 
         cfg_path, weights = find_weights(path)
+        if cfg_path is None:
+            raise ModelError("no config.yaml for these weights", path=path)
         cfg = load_run_config(cfg_path.parent)
         obj = _torch_load(weights)
         meta = {"iteration": obj.get("iteration")} if isinstance(obj, dict) else {}

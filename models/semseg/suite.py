@@ -9,7 +9,9 @@ model: a detectron2 ``SemanticSegmentor`` runs through :class:`~models.semseg.pr
 :class:`models.predictor.Predictor` (Mask R-CNN, tiled, :class:`~models.detections.Detections`).
 
 The suite merges what its models find into one :class:`FrameResult`: a mask per class (two
-models naming the same class are OR-ed) and one list of instances. Semantic classes become
+models naming the same class are OR-ed; for semantic classes, the pixels of the reported
+instances, so specks below ``min_area_px`` are not in the mask either) and one list of
+instances. Semantic classes become
 instances through :func:`models.crack.measure_cracks` (connected components, skeleton length,
 widths, orientation, severity when the GSD is known); instance detections keep the model's
 score and outline and are measured the same way, so every instance carries length and width.
@@ -42,11 +44,9 @@ def resolve_model(spec: str | Path) -> Path:
     s = str(spec)
     if s in SHIPPED:
         return shipped_model_path(s)
-    try:
-        from models.default_model import SHIPPED_INSTANCE_MODELS, shipped_instance_model
-    except ImportError:  # pragma: no cover - the instance side is optional here
-        SHIPPED_INSTANCE_MODELS, shipped_instance_model = {}, None
-    if s in SHIPPED_INSTANCE_MODELS and shipped_instance_model is not None:
+    from models.default_model import SHIPPED_INSTANCE_MODELS, shipped_instance_model
+
+    if s in SHIPPED_INSTANCE_MODELS:
         return Path(shipped_instance_model(s))
     p = Path(s).expanduser()
     if not p.exists():
@@ -133,7 +133,7 @@ class FrameResult:
         """Boolean ``(H, W)``: any class."""
         if not len(self.class_names):
             return np.zeros(self.masks.shape[1:], bool)
-        return self.masks.any(axis=0)
+        return np.asarray(self.masks.any(axis=0))
 
 
 class _Member:
@@ -237,16 +237,16 @@ class ModelSuite:
         pred = m.predictor.predict(img, roi=roi)
         out: list[dict[str, Any]] = []
         for k, cls in enumerate(pred.class_names):
-            mask = pred.masks[k]
-            masks[self.class_names.index(cls)] |= mask
             cracks = measure_cracks(
-                mask,
+                pred.masks[k],
                 prob=pred.probs[k],
                 gsd_mm=gsd_mm,
                 min_area_px=self.min_area_px,
                 join_gap_px=self.join_gap_px,
                 scale=self.scale,
             )
+            # the class mask is the pixels of the reported instances (specks < min_area_px go)
+            masks[self.class_names.index(cls)] |= cracks.labels > 0
             recs = cracks.to_records(cls)
             if cls not in self.linear_classes:
                 for r in recs:
