@@ -1,7 +1,8 @@
 """Commands that ``missions`` adds to ``survey`` through the ``survey.commands`` entry points.
 
 ``survey simulate`` flies the simulator (or renders a COCO training set with ``--dataset N``);
-``survey demo`` runs a short simulated flight and says what it wrote. Heavy imports happen
+``survey demo`` simulates two short surveys, processes them (``missions.demo``) and says where
+the map, GeoPackage and report are. Heavy imports happen
 inside the commands, so ``survey --help`` stays fast.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -183,44 +183,16 @@ def _report(summary: dict[str, Any], as_json: bool, headline: str) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
-    default="demo_flight",
+    default="survey_demo",
     show_default=True,
-    help="Where the demonstration flight goes (replaced if it exists).",
+    help="Where the demonstration flights and runs go (replaced if they exist).",
 )
 def demo(out: str) -> None:
-    """Run the built-in demonstration: a short simulated rail survey, and say what it wrote."""
-    from missions.sim.config import SimConfig
-    from missions.sim.simulate import simulate_flight
+    """The built-in demonstration: simulate a rail survey and a thermal leak survey, process
+    both (located defects, map, GeoPackage, report), and say where everything is."""
+    from missions.demo import run_demo
 
-    t0 = time.perf_counter()
-    click.echo(
-        "survey demo: simulating a 120 m rail survey over the bundled OSM line "
-        "(the processing pipeline comes next)"
-    )
-    cfg = SimConfig(
-        asset="rail",
-        start_m=600.0,
-        length_m=120.0,
-        seed=7,
-        video="1280x720@30",
-        stills_every_m=30.0,
-        still_size="2000x1500",
-        thermal_every_s=1.0,
-        defect_density=2.0,
-    )
     try:
-        res = simulate_flight(cfg, out, overwrite=True, progress=True)
+        run_demo(out, echo=click.echo)
     except MissionError as exc:
         raise _fail(exc) from exc
-    p = Path(out)
-    click.echo(f"wrote {p.resolve()}:")
-    for kind, files in res.files.items():
-        size = sum((p / f).stat().st_size for f in files) / 1e6
-        click.echo(f"  {kind + '/':8s} {len(files):4d} files, {size:7.1f} MB  e.g. {files[0]}")
-    click.echo(
-        f"  frames: {res.frames}; defects: {res.defects}, thermal look-alikes: {res.lookalikes}"
-    )
-    click.echo(
-        f"  flight {res.flight_s:.0f} s simulated in {time.perf_counter() - t0:.1f} s; "
-        f"see {p / 'truth' / 'scenario.json'} and {p / 'truth' / 'defects.gpkg'}"
-    )
