@@ -331,9 +331,7 @@ class ProcessConfig:
     min_gain_m: float = opt(
         1.0, "A frame is selected only when it adds at least this much corridor coverage (m)."
     )
-    roi_margin_m: float = opt(
-        1.0, "Detection tiles cover the corridor grown by this margin (m)."
-    )
+    roi_margin_m: float = opt(1.0, "Detection tiles cover the corridor grown by this margin (m).")
     # detection
     models: list[str] = opt(
         [],
@@ -356,7 +354,8 @@ class ProcessConfig:
     jpeg_quality: int = opt(90, "JPEG quality of saved frames and evidence crops.")
     # thermal
     thermal_class: str = opt(
-        "auto", "Class of thermal anomalies; auto = leak_candidate (pipelines), hotspot (rail)."
+        "auto",
+        "Class of thermal anomalies; auto = leak_candidate (pipelines), thermal_anomaly (rail).",
     )
     emissivity: float = opt(0.95, "Emissivity of the ground surface for temperatures.")
     # uncertainty of a located point (1 sigma)
@@ -386,7 +385,8 @@ class ProcessConfig:
     report: bool = opt(True, "Write RUN_DIR/report.html.")
     pdf: bool = opt(False, "Also print the report to RUN_DIR/report.pdf (needs Chromium).")
     leaks: LeakDetectorParams = section(
-        LeakDetectorParams, "Leak and hotspot detector of thermal frames (thermal.detect_anomalies)."
+        LeakDetectorParams,
+        "Leak and hotspot detector of thermal frames (thermal.detect_anomalies).",
     )
 
 
@@ -404,8 +404,12 @@ class Config:
     review: ReviewConfig = section(ReviewConfig, "The review web app.")
     report: ReportConfig = section(ReportConfig, "The HTML/PDF report.")
     notify: NotifyConfig = section(NotifyConfig, "Webhook for critical defects.")
-    predict: PredictConfig = section(PredictConfig, "Defect segmentation models and crack measurement.")
-    process: ProcessConfig = section(ProcessConfig, "survey process: flight folder to located defects.")
+    predict: PredictConfig = section(
+        PredictConfig, "Defect segmentation models and crack measurement."
+    )
+    process: ProcessConfig = section(
+        ProcessConfig, "survey process: flight folder to located defects."
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ ASSET_NAMES = {"asset.geojson", "asset.gpkg", "asset.shp", "asset.fgb", "asset.k
 #: folders never looked into: processing runs and the simulator's ground truth
 _SKIP_MARKERS = ("stages", "run.json")
 _HEAD = 256 * 1024
+UNREADABLE = "unreadable image"
 
 
 class FlightError(SurveyError, ValueError):
@@ -243,7 +244,7 @@ def _camera_of(path: Path) -> str:
             exif = im.getexif()
             w, h = im.size
     except (UnidentifiedImageError, OSError, ValueError):
-        return ""
+        return UNREADABLE
     name = " ".join(str(exif.get(t, "")).strip("\x00 ") for t in (271, 272)).strip()
     return f"{name or 'camera'} {w}x{h}"
 
@@ -295,7 +296,10 @@ def discover_flight(path: str | Path) -> FlightFolder:
                 kind = _tiff_kind(p)
             else:
                 kind = "still"
-            media.append(MediaFile(p, kind, size, camera=_camera_of(p)))
+            cam = _camera_of(p)
+            if cam == UNREADABLE:
+                warnings.append(f"{p}: not a readable image (corrupt or not JPEG/TIFF data)")
+            media.append(MediaFile(p, kind, size, camera=cam))
             continue
         try:
             k = sniff_kind(p)

@@ -148,8 +148,35 @@ def crop_box(
     return a, b, int(min(w, a + side_w)), int(min(h, b + side_h))
 
 
+def training_gsd(suite: Any) -> float:
+    """The finest ground sample distance the suite's models were trained at (their ``meta``
+    ``gsd_m``), or 0 when none says."""
+    import json
+
+    import torch
+
+    found = []
+    for m in suite.members:
+        p = Path(m.path)
+        if not p.is_file():
+            continue
+        try:
+            blob = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+        except (OSError, RuntimeError, EOFError, ValueError):
+            continue
+        meta = blob.get("meta") if isinstance(blob, dict) else None
+        if isinstance(meta, str):
+            try:
+                meta = json.loads(meta)
+            except ValueError:
+                meta = None
+        if isinstance(meta, dict) and meta.get("gsd_m"):
+            found.append(float(meta["gsd_m"]))
+    return min(found) if found else 0.0
+
+
 def _frame_result(
-    suite: Any, img: np.ndarray, roi: np.ndarray, step: int, scale: float
+    suite: Any, img: np.ndarray, roi: np.ndarray, step: int, scale: float, gsd_m: float
 ) -> tuple[list[dict[str, Any]], float]:
     """Instances in full-resolution pixel coordinates, and the seconds spent in the models."""
     import cv2
@@ -168,7 +195,7 @@ def _frame_result(
     ):
         crop = np.ascontiguousarray(work[y0:y1, x0:x1])
         t0 = time.perf_counter()
-        res = suite(crop)
+        res = suite(crop, gsd_mm=1000.0 * gsd_m / scale)
         t_model += time.perf_counter() - t0
         for d in res.instances:
             ring = np.asarray(d["polygon"], float) + [x0, y0]
@@ -210,14 +237,18 @@ def detect_rgb(
         save_json(out / "detections.json", detections)
         save_json(out / "detect.json", summary)
         return summary
+    suite = None
+    gsd_target = pc.detect_gsd_m
     if [m.lower() for m in (list(cfg.process.models) or list(cfg.predict.models))] == ["none"]:
-        summary["note"] = "RGB detection off ([process] models = ['none'])"
-        save_json(out / "detections.json", detections)
-        save_json(out / "detect.json", summary)
-        return summary
-    suite = load_suite(cfg)
-    summary["models"] = [m.spec for m in suite.members]
-    summary["classes"] = list(suite.class_names)
+        summary["note"] = "RGB detection off ([process] models = ['none']): frames saved only"
+        summary["models"] = []
+    else:
+        suite = load_suite(cfg)
+        summary["models"] = [m.spec for m in suite.members]
+        summary["classes"] = list(suite.class_names)
+        if gsd_target <= 0:
+            gsd_target = training_gsd(suite)
+        summary["detect_gsd_m"] = gsd_target
     items = out / "items"
     items.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -228,6 +259,7 @@ def detect_rgb(
         roi_of = {int(r): sel.roi[k] for k, r in enumerate(sel.index)}
         gsd_of = {int(r): float(sel.gsd_m[k]) for k, r in enumerate(sel.index)}
         todo = [r for r in sel.index if not (items / f"{sid}_{int(r)}.pkl").is_file()]
+        ctx.resumed_items += len(sel) - len(todo)
         reader = FrameReader(flight_root, sp, np.asarray(todo, np.intp))
         frames = Prefetch(reader, pc.queue_frames)
         n_det = 0
@@ -235,9 +267,13 @@ def detect_rgb(
             rec: dict[str, Any] = {"row": row, "detections": [], "model_s": 0.0}
             if img is not None:
                 scale = 1.0
-                if pc.detect_gsd_m > 0 and gsd_of[row] < pc.detect_gsd_m:
-                    scale = gsd_of[row] / pc.detect_gsd_m
-                inst, t_model = _frame_result(suite, img, roi_of[row], sel.roi_step_px, scale)
+                if gsd_target > 0 and gsd_of[row] < gsd_target:
+                    scale = gsd_of[row] / gsd_target
+                inst, t_model = (
+                    _frame_result(suite, img, roi_of[row], sel.roi_step_px, scale, gsd_of[row])
+                    if suite is not None
+                    else ([], 0.0)
+                )
                 rec["model_s"] = t_model
                 h, w = img.shape[:2]
                 frame_rel = frame_file(sp, row)

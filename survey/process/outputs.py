@@ -110,10 +110,13 @@ def write_store(
     run_dir: Path, fuse_dir: Path, asset: Any, cfg: Config, params: dict[str, Any]
 ) -> dict[str, Any]:
     """The ``store`` stage body."""
+    import hashlib
+
     from survey.store.base import RunInfo, open_store, write_store_pointer
 
-    with (fuse_dir / "defects.pkl").open("rb") as fh:
-        defects, detections = pickle.load(fh)
+    blob = (fuse_dir / "defects.pkl").read_bytes()
+    defects, detections = pickle.loads(blob)
+    digest = hashlib.sha256(blob).hexdigest()  # the report re-runs whenever the defects change
     run_id = params["run_id"]
     url = params.get("store") or cfg.store.url or ""
     layers = aux_layers(run_dir, asset, cfg)
@@ -142,7 +145,7 @@ def write_store(
             from survey.report.notify import notify_critical
 
             notified = notify_critical(st, cfg.notify)
-        return {"store": st.url, "pointer": str(pointer), "defects": len(defects),
+        return {"store": st.url, "pointer": str(pointer), "defects": len(defects), "sha256": digest,
                 "detections": len(detections), "layers": sorted(layers), "notified": notified}  # fmt: skip
 
 

@@ -55,6 +55,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "chainage": ("max_offset_m",),
     "fuse": ("gate_p", "max_merge_m", "min_sightings", "crop_px", "jpeg_quality",
              "chainage_style", "max_offset_m"),
+    "layers": ("chainage_style", "station_step_m"),
     "report": ("exports", "map", "basemap", "report", "pdf", "chainage_style",
                "station_step_m"),
 }  # fmt: skip
@@ -222,7 +223,7 @@ PIPELINE = Pipeline(
               config=("severity",),
               params=("asset", "asset_kind", "cfg_asset", "cfg_fuse", "run_id"), version="1"),
         Stage("store", st_store, after=("fuse",), config=("store", "notify"),
-              params=(*_F, "asset", "asset_kind", "run_id", "store", "cfg_report"),
+              params=(*_F, "asset", "asset_kind", "run_id", "store", "cfg_layers"),
               version="1"),
         Stage("report", st_report, after=("store",), config=("report",),
               params=("asset", "asset_kind", "store", "cfg_report"), version="1"),

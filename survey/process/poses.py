@@ -373,6 +373,14 @@ def compute_poses(flight: FlightFolder, cfg: Config, out: Path) -> dict[str, Any
             summary["streams"][s.stream_id] = {"kind": s.kind, "error": str(exc)}
             continue
         sp.save(out)
+        after = np.char.find(sp.reason.astype(str), "after the last sample") >= 0
+        if refd is not None and after.any() and sp.sync.get("method") != "failed":
+            dt = float(np.nanmax(sp.t_s[after]) - np.nanmax(ref.t_s))
+            warnings.append(
+                f"{refd[0].path}: the log ends {dt:.1f} s before the last frame of "
+                f"{s.stream_id} ({int(after.sum())} frames after its end: a truncated or "
+                "stopped log)"
+            )
         reasons: dict[str, int] = {}
         for r in sp.reason[~sp.ok]:
             reasons[str(r)] = reasons.get(str(r), 0) + 1

@@ -52,7 +52,7 @@ def _thermal_class(cfg: Config, asset_kind: str) -> str:
     c = cfg.process.thermal_class
     if c != "auto":
         return c
-    return "leak_candidate" if asset_kind == "pipeline" else "hotspot"
+    return "leak_candidate" if asset_kind == "pipeline" else "thermal_anomaly"
 
 
 def detect_thermal(
@@ -85,6 +85,7 @@ def detect_thermal(
         sel = Selection.load(sel_dir, sid)
         k_of = {int(r): k for k, r in enumerate(sel.index)}
         todo = [int(r) for r in sel.index if not (items / f"{sid}_{int(r)}.pkl").is_file()]
+        ctx.resumed_items += len(sel) - len(todo)
         reader = FrameReader(root, sp, np.asarray(todo, np.intp))
         for row, frame in ctx.progress(Prefetch(reader, pc.queue_frames), total=len(todo),
                                        unit="frame"):  # fmt: skip

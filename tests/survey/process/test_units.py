@@ -149,6 +149,7 @@ def test_each_stage_depends_only_on_its_config_keys() -> None:
     a, b = stage_params(base), stage_params(changed)
     differs = sorted(k for k in a if a[k] != b[k])
     assert differs == ["cfg_detect", "cfg_fuse", "cfg_report", "cfg_thermal"]
+    assert "cfg_layers" not in differs  # the store does not re-run for an export format
     assert PIPELINE.names == [
         "discover", "poses", "select", "detect", "thermal", "georef", "chainage", "fuse",
         "store", "report",
