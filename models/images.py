@@ -19,8 +19,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
     is missing, truncated or not an image.
     """
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
+        with Image.open(path) as raw:
+            im = ImageOps.exif_transpose(raw)
             if im.mode in ("I;16", "I;16B", "I"):
                 a = np.asarray(im, dtype=np.float64)
                 a = (255 * (a - a.min()) / max(1.0, float(a.max() - a.min()))).astype(np.uint8)

@@ -265,13 +265,9 @@ def compare(
     """Evaluate two models on the same data and show each metric and the change (B - A)."""
     from models.evaluation.compare import compare_reports, format_comparison
     from models.evaluation.report import nan_to_none
-    from models.predictor import find_weights
-    from models.training.engine import load_run_config
 
-    if not datasets:
-        datasets = tuple(load_run_config(find_weights(run_a)[0].parent).SURVEY.DATASETS.VAL)
     a = _eval_run(run_a, datasets, threshold, 0.5, False, progress=not as_json)
-    b = _eval_run(run_b, datasets, threshold, 0.5, False, progress=not as_json)
+    b = _eval_run(run_b, tuple(a.meta["datasets"]), threshold, 0.5, False, progress=not as_json)
     comp = compare_reports(a, b)
     click.echo(
         json.dumps(nan_to_none(comp), indent=2)

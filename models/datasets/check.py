@@ -141,7 +141,7 @@ def check_dataset(
     near = _near_groups(hashes, near_bits)
 
     # --- classes and instance sizes
-    counts = Counter()
+    counts: Counter[int] = Counter()
     images_with: Counter[int] = Counter()
     areas: dict[int, list[float]] = defaultdict(list)
     rel: dict[int, list[float]] = defaultdict(list)
@@ -216,7 +216,7 @@ def check_dataset(
     where = {r["file_name"]: s for s, p in parts.items() for r in p.records}
     leaks = []
     for g in exact + near:
-        splits = {where.get(f) for f in g} - {None}
+        splits = {s for s in (where.get(f) for f in g) if s is not None}
         if len(splits) > 1:
             leaks.append({"files": g, "splits": sorted(splits)})
     groups_across = defaultdict(set)

@@ -95,10 +95,14 @@ def mask_layout(folder: Path) -> dict[str, tuple[Path, Path]] | None:
     if pairs:
         return pairs
     img = folder / "images"
-    lab = next((folder / n for n in _LABEL_DIRS if (folder / n).is_dir()), None)
-    if img.is_dir() and lab is not None and any(p.suffix.lower() == ".png" for p in lab.iterdir()):
-        if not any(lab.glob("*.txt")) and not any(lab.glob("*.xml")):
-            return {"all": (img, lab)}
+    found = next((folder / n for n in _LABEL_DIRS if (folder / n).is_dir()), None)
+    if (
+        img.is_dir()
+        and found is not None
+        and any(p.suffix.lower() == ".png" for p in found.iterdir())
+    ):
+        if not any(found.glob("*.txt")) and not any(found.glob("*.xml")):
+            return {"all": (img, found)}
     return None
 
 

@@ -31,6 +31,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,12 @@ def _choose(
     return ds.with_records(parts[spec.split], label)
 
 
+def _named(fn: Callable[..., LabelledDataset], *args: Any, **kw: Any) -> LabelledDataset:
+    """``fn(*args, **kw)`` with the dataset name passed last (``partial(_named, ...)(name)``)."""
+    *pos, name = args
+    return fn(*pos, name=name, **kw)
+
+
 def _loaders(
     spec: DatasetSpec, *, strict: bool
 ) -> tuple[dict[str, Callable[[str], LabelledDataset]], Callable[[str], LabelledDataset]]:
@@ -165,9 +172,7 @@ def _loaders(
     if fmt == "coco":
         files = {"all": path} if path.is_file() else _coco_files(path)
         root = opts.get("image_root")
-        native = {
-            k: (lambda n, f=f: load_coco(f, root, name=n, strict=strict)) for k, f in files.items()
-        }
+        native = {k: partial(_named, load_coco, f, root, strict=strict) for k, f in files.items()}
 
         def load_all(n: str) -> LabelledDataset:
             if len(files) == 1:
@@ -176,16 +181,14 @@ def _loaders(
 
     elif fmt == "yolo":
         splits = yolo_splits(path)
-        native = {k: (lambda n, k=k: load_yolo(path, k, name=n, strict=strict)) for k in splits}
+        native = {k: partial(_named, load_yolo, path, k, strict=strict) for k in splits}
 
         def load_all(n: str) -> LabelledDataset:
             return load_yolo(path, None, name=n, strict=strict)
 
     elif fmt == "voc":
         ids = voc_splits(path)
-        native = {
-            k: (lambda n, v=v: load_voc(path, ids=v, name=n, strict=strict)) for k, v in ids.items()
-        }
+        native = {k: partial(_named, load_voc, path, ids=v, strict=strict) for k, v in ids.items()}
 
         def load_all(n: str) -> LabelledDataset:
             return load_voc(path, name=n, strict=strict)
@@ -196,8 +199,7 @@ def _loaders(
         kw.update({k: opts[k] for k in ("link_px", "min_area_px") if k in opts})
         if "all" not in layout:  # <split>_img / <split>_lab
             native = {
-                k: (lambda n, d=d: load_mask_pngs(d[0], d[1], name=n, **kw))
-                for k, d in layout.items()
+                k: partial(_named, load_mask_pngs, d[0], d[1], **kw) for k, d in layout.items()
             }
 
             def load_all(n: str) -> LabelledDataset:
@@ -207,7 +209,7 @@ def _loaders(
             img_dir, lab_dir = layout["all"]
             lists = mask_splits(path)
             native = {
-                k: (lambda n, v=v: load_mask_pngs(img_dir, lab_dir, stems=v, name=n, **kw))
+                k: partial(_named, load_mask_pngs, img_dir, lab_dir, stems=v, **kw)
                 for k, v in lists.items()
             }
 
@@ -312,7 +314,7 @@ def _load_toml(path: Path, split: str | None, seed: int, strict: bool) -> Labell
         }
         if unknown:
             raise DatasetError(f"unknown keys {sorted(unknown)}", path=path, where=f"sources[{k}]")
-        values = None
+        values: dict[int | tuple[int, int, int], str] | None = None
         if "values" in s:
             try:
                 values = {int(v): str(c) for v, c in dict(s["values"]).items()}

@@ -52,7 +52,8 @@ def records_to_coco(
 
     Returns ``(dataset, has_masks)``; ``has_masks`` is True when every instance has a mask.
     """
-    images, anns = [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
     has_masks = True
     for k, r in enumerate(records, 1):
         h, w = int(r["height"]), int(r["width"])

@@ -102,7 +102,14 @@ class EvalReport:
         for key in ("bbox", "segm"):
             fields[key] = {k: math.nan if v is None else v for k, v in fields.get(key, {}).items()}
         fields["per_class"] = {
-            c: ClassResult(**{k: math.nan if v is None else v for k, v in r.items()})
+            c: ClassResult(
+                box_ap=math.nan if r["box_ap"] is None else float(r["box_ap"]),
+                mask_ap=math.nan if r["mask_ap"] is None else float(r["mask_ap"]),
+                n_gt=int(r["n_gt"]),
+                tp=int(r["tp"]),
+                fp=int(r["fp"]),
+                fn=int(r["fn"]),
+            )
             for c, r in d.get("per_class", {}).items()
         }
         return cls(**fields)
