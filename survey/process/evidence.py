@@ -65,7 +65,13 @@ def _best_view(cands: list[Any], x: float, y: float) -> tuple[Any, Any, int, flo
 
 
 def cross_evidence(
-    recs: list[dict[str, Any]], s: Any, asset: Any, cfg: Config, run_dir: Path, out: Path
+    recs: list[dict[str, Any]],
+    s: Any,
+    asset: Any,
+    cfg: Config,
+    run_dir: Path,
+    out: Path,
+    progress: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """defect id -> {"rgb"|"thermal": {crop_path, source, frame}} for one-sensor defects."""
     import cv2
@@ -83,45 +89,44 @@ def cross_evidence(
     rgb_c = _candidates(run_dir, cfg, asset, ("video", "still")) if need_rgb else []
     th_c = _candidates(run_dir, cfg, asset, ("thermal",)) if need_th else []
     root = Path(cfg_flight_dir(run_dir))
-    for sensor, need, cands in (("rgb", need_rgb, rgb_c), ("thermal", need_th, th_c)):
-        for d in need:
-            cx, cy = d["geometry_grid"].centroid.x, d["geometry_grid"].centroid.y
-            view = _best_view(cands, cx, cy) if cands else None
-            if view is None:
+    bar = progress or (lambda it, **kw: it)
+    todo = [("rgb", d, rgb_c) for d in need_rgb] + [("thermal", d, th_c) for d in need_th]
+    for sensor, d, cands in bar(todo, total=len(todo), unit="crop"):
+        cx, cy = d["geometry_grid"].centroid.x, d["geometry_grid"].centroid.y
+        view = _best_view(cands, cx, cy) if cands else None
+        if view is None:
+            continue
+        sp, row, u, v = view
+        if sensor == "rgb":
+            f = run_dir / "stages" / "detect" / frame_file(sp, row)
+            img = cv2.imread(str(f)) if f.is_file() else None
+            if img is None:
                 continue
-            sp, row, u, v = view
-            half = cfg.process.crop_px / 2
-            if sensor == "rgb":
-                f = run_dir / "stages" / "detect" / frame_file(sp, row)
-                img = cv2.imread(str(f)) if f.is_file() else None
-                if img is None:
-                    continue
-                h, w = img.shape[:2]
-                a, b, c, e = crop_box((u - half, v - half, u + half, v + half), h, w, 0)
-                crop = img[b:e, a:c]
-            else:
-                from thermal import read_thermal
-                from thermal.errors import ThermalError
+            h, w = img.shape[:2]
+            a, b, c, e = crop_box((u, v, u, v), h, w, cfg.process.crop_px)
+            crop = img[b:e, a:c]
+        else:
+            from thermal import read_thermal
+            from thermal.errors import ThermalError
 
-                try:
-                    fr = read_thermal(root / sp.files[int(sp.file_index[row])])
-                except ThermalError as exc:
-                    log.warning("thermal evidence for %s: %s", d["defect_id"], exc)
-                    continue
-                temp = fr.temperature_c(cfg.process.emissivity)
-                h, w = temp.shape
-                hh = max(32.0, half / 2)
-                a, b, c, e = crop_box((u - hh, v - hh, u + hh, v + hh), h, w, 0)
-                crop = _crop_false_colour(temp, (a, b, c, e))
-            if crop.size == 0:
+            try:
+                fr = read_thermal(root / sp.files[int(sp.file_index[row])])
+            except ThermalError as exc:
+                log.warning("thermal evidence for %s: %s", d["defect_id"], exc)
                 continue
-            name = f"crops/{d['defect_id']}-{sensor}.jpg"
-            cv2.imwrite(str(out / name), crop, q)
-            result.setdefault(d["defect_id"], {})[sensor] = {
-                "crop_path": f"stages/fuse/{name}",
-                "source": sp.files[int(sp.file_index[row])],
-                "frame": int(sp.frame[row]),
-            }
+            temp = fr.temperature_c(cfg.process.emissivity)
+            h, w = temp.shape
+            a, b, c, e = crop_box((u, v, u, v), h, w, max(64, cfg.process.crop_px // 2))
+            crop = _crop_false_colour(temp, (a, b, c, e))
+        if crop.size == 0:
+            continue
+        name = f"crops/{d['defect_id']}-{sensor}.jpg"
+        cv2.imwrite(str(out / name), crop, q)
+        result.setdefault(d["defect_id"], {})[sensor] = {
+            "crop_path": f"stages/fuse/{name}",
+            "source": sp.files[int(sp.file_index[row])],
+            "frame": int(sp.frame[row]),
+        }
     return result
 
 

@@ -4,8 +4,9 @@
    (Mahalanobis gate ``[process] gate_p``, never two of one frame, never farther apart than
    ``max_merge_m``) and fuses each group by covariance intersection.
 2. A thermal group and an RGB group whose fused positions agree are one defect seen by both
-   cameras (``sensors = rgb+thermal``): the class of the more confident one, the confidence of
-   either (noisy-OR), the position fused again, the thermal contrast kept.
+   cameras (``sensors = rgb+thermal``): a leak keeps its class (the finding of a pipeline
+   survey), otherwise the RGB class names it; the confidence is either's (noisy-OR), the
+   position is fused again, the thermal contrast kept.
 3. Each defect carries the best sighting of each sensor as evidence (sharpest, most
    confident, nearest the image centre). A defect seen by one camera only also gets a crop of
    the other camera's best frame over its position, so an inspector sees both.
@@ -129,7 +130,13 @@ def _associate(
 
 
 def fuse_sightings(
-    s: Sightings, asset: Any, cfg: Config, run_dir: Path, out: Path, run_id: str
+    s: Sightings,
+    asset: Any,
+    cfg: Config,
+    run_dir: Path,
+    out: Path,
+    run_id: str,
+    progress: Any = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Defects and detections (:class:`survey.defects.DefectSet`/``DetectionSet``) and a summary."""
     import shapely
@@ -151,7 +158,8 @@ def fuse_sightings(
         t = th[ti] if ti is not None else None
         if r is not None and t is not None:
             x, y, P = _ci(r, t)
-            main = r if r["score"] >= t["score"] else t
+            # a leak is the finding of a pipeline survey; on rail the RGB class names the defect
+            main = t if t["class"] == "leak_candidate" else r
             conf = 1.0 - (1.0 - r["score"]) * (1.0 - t["score"])
             members = np.r_[r["members"], t["members"]]
         else:
@@ -209,7 +217,7 @@ def fuse_sightings(
                 "rgb_best": rg_i, "th_best": th_i, "members": mem,
             }
         )  # fmt: skip
-    cross = cross_evidence(recs, s, asset, cfg, run_dir, out)
+    cross = cross_evidence(recs, s, asset, cfg, run_dir, out, progress)
     kinds = np.full(len(recs), asset.kind, dtype=object)
     cls = np.array([d["class_name"] for d in recs], dtype=object)
     area_sev = np.array(

@@ -95,7 +95,7 @@ def error_model(sp: StreamPoses, rows: NDArray[np.intp], pc: ProcessConfig) -> A
 
 
 def georeference(
-    poses_dir: Path, records: list[dict[str, Any]], asset: Any, cfg: Config
+    poses_dir: Path, records: list[dict[str, Any]], asset: Any, cfg: Config, progress: Any = None
 ) -> Sightings:
     """Ground polygons and centres with covariance for every sighting record."""
     from geo.footprint import gsd_at_pixels, image_polygon_to_ground
@@ -112,7 +112,8 @@ def georeference(
     located = np.zeros(n, bool)
     reason = np.full(n, "", dtype=object)
     streams = sorted({r["stream"] for r in records})
-    for sid in streams:
+    bar = progress or (lambda it, **kw: it)
+    for sid in bar(streams, total=len(streams), unit="stream"):
         try:
             sp = StreamPoses.load(poses_dir, sid)
         except StageDataError as exc:

@@ -149,40 +149,37 @@ def write_store(
                 "detections": len(detections), "layers": sorted(layers), "notified": notified}  # fmt: skip
 
 
-def write_outputs(run_dir: Path, asset: Any, cfg: Config, params: dict[str, Any]) -> dict[str, Any]:
+def write_outputs(
+    run_dir: Path, asset: Any, cfg: Config, params: dict[str, Any], progress: Any = None
+) -> dict[str, Any]:
     """The ``report`` stage body: map, report, exports (paths relative to ``run_dir``)."""
+    from survey.report.export import FORMATS, export_run
+    from survey.report.html import write_report
     from survey.store.base import open_run_store
 
     pc = cfg.process
     written: dict[str, Any] = {}
-    with open_run_store(run_dir, params.get("store") or cfg.store.url or None,
-                        schema=cfg.store.schema) as st:  # fmt: skip
-        if pc.map:
-            written["map"] = str(_write_map(st, run_dir, asset, cfg).relative_to(run_dir))
-        if pc.report:
-            from survey.report.html import write_report
-
-            rep = write_report(st, run_dir, run_dir / "report.html", config=cfg)
-            written["report"] = str(rep.relative_to(run_dir))
-            if pc.pdf:
+    steps = (["map"] if pc.map else []) + (["report"] if pc.report else [])
+    steps += (["pdf"] if pc.report and pc.pdf else []) + [f"export_{f}" for f in pc.exports]
+    bar = progress or (lambda it, **kw: it)
+    url = params.get("store") or cfg.store.url or None
+    with open_run_store(run_dir, url, schema=cfg.store.schema) as st:
+        for step in bar(steps, total=len(steps), unit="output"):
+            if step == "map":
+                written["map"] = str(_write_map(st, run_dir, asset, cfg).relative_to(run_dir))
+            elif step == "report":
+                rep = write_report(st, run_dir, run_dir / "report.html", config=cfg)
+                written["report"] = str(rep.relative_to(run_dir))
+            elif step == "pdf":
                 from survey.report.pdf import html_to_pdf
 
-                written["pdf"] = str(html_to_pdf(rep, run_dir / "report.pdf").relative_to(run_dir))
-        if pc.exports:
-            from survey.report.export import FORMATS, export_run
-
-            for fmt in pc.exports:
-                if fmt not in FORMATS:
-                    raise ValueError(
-                        f"[process] exports: unknown format {fmt!r}; known: {sorted(FORMATS)}"
-                    )
-                target = (
-                    run_dir
-                    / "exports"
-                    / (f"defects{FORMATS[fmt][1]}" if fmt in ("gpkg", "kml") else fmt)
-                )
-                files = export_run(st, target, fmt)
-                written[f"export_{fmt}"] = [str(p.relative_to(run_dir)) for p in files]
+                pdf = html_to_pdf(run_dir / "report.html", run_dir / "report.pdf")
+                written["pdf"] = str(pdf.relative_to(run_dir))
+            else:
+                fmt = step.removeprefix("export_")
+                name = f"defects{FORMATS[fmt][1]}" if fmt in ("gpkg", "kml") else fmt
+                files = export_run(st, run_dir / "exports" / name, fmt)
+                written[step] = [str(p.relative_to(run_dir)) for p in files]
     return written
 
 

@@ -124,13 +124,13 @@ def st_poses(ctx: StageContext) -> None:
     from survey.flight import discover_flight
     from survey.process.poses import compute_poses
 
-    compute_poses(discover_flight(ctx.params["flight_dir"]), ctx.config, ctx.out)
+    compute_poses(discover_flight(ctx.params["flight_dir"]), ctx.config, ctx.out, ctx.progress)
 
 
 def st_select(ctx: StageContext) -> None:
     from survey.process.select import select_frames
 
-    select_frames(ctx.input("poses"), _asset(ctx), ctx.config, ctx.out)
+    select_frames(ctx.input("poses"), _asset(ctx), ctx.config, ctx.out, ctx.progress)
 
 
 def st_detect(ctx: StageContext) -> None:
@@ -150,7 +150,7 @@ def st_georef(ctx: StageContext) -> None:
 
     recs = load_json(ctx.input("detect") / "detections.json")
     recs += load_json(ctx.input("thermal") / "anomalies.json")
-    s = georeference(ctx.input("poses"), recs, _asset(ctx), ctx.config)
+    s = georeference(ctx.input("poses"), recs, _asset(ctx), ctx.config, ctx.progress)
     s.save(ctx.out / "sightings.pkl")
     reasons: dict[str, int] = {}
     for r in s.reason[~s.located]:
@@ -179,7 +179,7 @@ def st_fuse(ctx: StageContext) -> None:
 
     s = Sightings.load(ctx.input("chainage") / "sightings.pkl")
     defects, detections, summary = fuse_sightings(
-        s, _asset(ctx), ctx.config, ctx.run_dir, ctx.out, ctx.params["run_id"]
+        s, _asset(ctx), ctx.config, ctx.run_dir, ctx.out, ctx.params["run_id"], ctx.progress
     )
     with (ctx.out / "defects.pkl").open("wb") as fh:
         pickle.dump((defects, detections), fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -197,7 +197,7 @@ def st_report(ctx: StageContext) -> None:
     from survey.process.outputs import write_outputs
     from survey.process.summary import build_summary
 
-    written = write_outputs(ctx.run_dir, _asset(ctx), ctx.config, ctx.params)
+    written = write_outputs(ctx.run_dir, _asset(ctx), ctx.config, ctx.params, ctx.progress)
     save_json(ctx.out / "outputs.json", written)
     save_json(ctx.run_dir / "summary.json", build_summary(ctx.run_dir, written, ctx.params))
 
@@ -253,6 +253,32 @@ def model_files(cfg: Config) -> list[str]:
     return out
 
 
+def check_config(cfg: Config) -> None:
+    """Refuse ``[process]`` values that would only fail late in a run."""
+    from survey.config import ConfigError
+    from survey.report.export import FORMATS
+
+    pc = cfg.process
+    bad = [f for f in pc.exports if f not in FORMATS]
+    if bad:
+        raise ConfigError(
+            f"unknown export formats {bad}; known: {', '.join(sorted(FORMATS))}",
+            where="process.exports",
+        )
+    for key in ("rgb_min_views", "thermal_min_views", "queue_frames", "crop_px"):
+        if getattr(pc, key) < 1:
+            raise ConfigError(f"must be at least 1, got {getattr(pc, key)}", where=f"process.{key}")
+    for key in ("station_step_m", "max_gsd_rgb_m", "max_gsd_thermal_m", "max_range_m"):
+        if not getattr(pc, key) > 0:
+            raise ConfigError(f"must be positive, got {getattr(pc, key)}", where=f"process.{key}")
+    if not 0.5 <= pc.gate_p < 1.0:
+        raise ConfigError(f"must be in [0.5, 1), got {pc.gate_p}", where="process.gate_p")
+    if pc.ground != "flat" and not Path(pc.ground).is_file():
+        raise ConfigError(
+            "names no DEM file (or use 'flat')", path=pc.ground, where="process.ground"
+        )
+
+
 def process_flight(
     flight_dir: str | Path,
     run_dir: str | Path,
@@ -273,6 +299,7 @@ def process_flight(
     from survey.flight import FlightError, discover_flight
 
     cfg = config or Config()
+    check_config(cfg)
     fd = Path(flight_dir).absolute()
     if asset is None:
         found = discover_flight(fd).asset

@@ -348,8 +348,12 @@ def _stream_camera(stream: MediaStream, cfg: Config, good: list[int]) -> Any:
     return thermal_camera(path, read_thermal(path), cfg.process.thermal_hfov_deg)
 
 
-def compute_poses(flight: FlightFolder, cfg: Config, out: Path) -> dict[str, Any]:
-    """Write one :class:`StreamPoses` per stream into ``out``; returns the stage summary."""
+def compute_poses(
+    flight: FlightFolder, cfg: Config, out: Path, progress: Any = None
+) -> dict[str, Any]:
+    """Write one :class:`StreamPoses` per stream into ``out``; returns the stage summary.
+
+    ``progress(iterable, total=, unit=)`` wraps the loop over streams (a progress bar)."""
     warnings: list[str] = []
     refd = read_reference_log(flight, cfg, warnings)
     ref = refd[1] if refd else None
@@ -362,7 +366,8 @@ def compute_poses(flight: FlightFolder, cfg: Config, out: Path) -> dict[str, Any
         "streams": {},
         "warnings": warnings,
     }
-    for s in streams:
+    bar = progress or (lambda it, **kw: it)
+    for s in bar(streams, total=len(streams), unit="stream"):
         try:
             if s.kind == "video":
                 sp = _video_stream(s, flight, ref, cfg, stills, warnings)

@@ -325,13 +325,17 @@ def _coverage_summary(
     return out
 
 
-def select_frames(poses_dir: Path, asset: Any, cfg: Config, out: Path) -> dict[str, Any]:
+def select_frames(
+    poses_dir: Path, asset: Any, cfg: Config, out: Path, progress: Any = None
+) -> dict[str, Any]:
     """The stage: select RGB and thermal frames, write one :class:`Selection` per stream."""
     from survey.process.records import stream_ids
 
     streams = [StreamPoses.load(poses_dir, s) for s in stream_ids(poses_dir)]
     summary: dict[str, Any] = {"bands": {}}
-    for band, kinds in (("rgb", ("video", "still")), ("thermal", ("thermal",))):
+    bar = progress or (lambda it, **kw: it)
+    bands = (("rgb", ("video", "still")), ("thermal", ("thermal",)))
+    for band, kinds in bar(bands, total=2, unit="band"):
         group = [s for s in streams if s.kind in kinds]
         if not group:
             continue

@@ -204,3 +204,32 @@ def test_interrupted_stage_resumes_without_redoing_work(
     a = json.loads((run / "stages/thermal/anomalies.json").read_text())
     b = json.loads((clean / "stages/thermal/anomalies.json").read_text())
     assert a == b
+
+
+def test_many_flights_on_a_process_pool_report_each(flight: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from survey.cli import cli
+
+    good = tmp_path / "north"
+    shutil.copytree(flight, good)
+    bad = tmp_path / "south"
+    shutil.copytree(flight, bad)
+    shutil.rmtree(bad / "logs")
+    next((bad / "DCIM").rglob("*.SRT")).unlink()
+    conf = tmp_path / "survey.toml"
+    conf.write_text(
+        '[pipeline]\nprogress = false\n[process]\nmodels = ["none"]\nmap = false\n'
+        "report = false\nexports = []\n"
+    )
+    out = tmp_path / "runs"
+    r = CliRunner().invoke(
+        cli, ["-c", str(conf), "process", str(good), str(bad), "--out", str(out), "--workers", "2"]
+    )
+    assert r.exit_code != 0 and "1 of 2 flights failed" in r.output
+    lines = r.output.splitlines()
+    north = next(ln for ln in lines if ln.startswith(str(good.resolve())))
+    south = next(ln for ln in lines if ln.startswith(str(bad.resolve())))
+    assert " defects (" in north and "FAILED" in south and video(bad).name in south
+    assert json.loads((out / "north" / "summary.json").read_text())["run_id"] == "north"
+    assert not (out / "south" / "summary.json").exists()

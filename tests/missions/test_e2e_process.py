@@ -251,6 +251,27 @@ def test_leaks_are_found_where_the_truth_has_them(pipe: dict[str, Any]) -> None:
     assert set(d.asset_kind) == {"pipeline"}
 
 
+def test_cli_prints_the_summary_and_skips_finished_work(rail: dict[str, Any]) -> None:
+    from click.testing import CliRunner
+
+    from survey.cli import cli
+
+    models = json.dumps([rail["model"] or "none"])
+    conf = rail["run"].parent / "survey.toml"
+    conf.write_text(
+        f"[pipeline]\nprogress = false\n[process]\nmodels = {models}\ndetect_gsd_m = 0.028\n"
+        'basemap = ""\nexports = ["csv"]\n'
+    )
+    args = ["-c", str(conf), "process", str(rail["flight"]), "--out", str(rail["run"])]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "stages run: none; unchanged: discover, poses" in r.output
+    assert "video1" in r.output and "analysed" in r.output and "map.html" in r.output
+    r = CliRunner().invoke(cli, [*args, "--json"])
+    d = json.loads(r.output)
+    assert set(d["stages"].values()) == {"skipped"} and d["run_id"] == "run"
+
+
 def test_rerun_skips_unchanged_stages_and_honours_rerun_from(rail: dict[str, Any]) -> None:
     flight, run, cfg = rail["flight"], rail["run"], rail["cfg"]
     res = process_flight(flight, run, config=cfg)

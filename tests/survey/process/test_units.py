@@ -154,3 +154,22 @@ def test_each_stage_depends_only_on_its_config_keys() -> None:
         "discover", "poses", "select", "detect", "thermal", "georef", "chainage", "fuse",
         "store", "report",
     ]  # fmt: skip
+
+
+def test_config_values_that_would_fail_late_are_refused_early() -> None:
+    from survey.config import ConfigError
+    from survey.process.pipeline import check_config
+
+    base = Config()
+    check_config(base)
+    for change, key in (
+        ({"exports": ["geojson", "dwg"]}, "process.exports"),
+        ({"rgb_min_views": 0}, "process.rgb_min_views"),
+        ({"station_step_m": 0.0}, "process.station_step_m"),
+        ({"gate_p": 1.0}, "process.gate_p"),
+        ({"ground": "/no/such/dem.tif"}, "process.ground"),
+    ):
+        bad = dataclasses.replace(base, process=dataclasses.replace(base.process, **change))
+        with pytest.raises(ConfigError) as ei:
+            check_config(bad)
+        assert ei.value.where == key
