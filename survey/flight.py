@@ -351,25 +351,29 @@ def describe_flight_dir(path: Path) -> dict[str, Any] | None:
         flight.check_locatable()
     except FlightError as exc:
         warnings.append(exc.message)
-    ref = flight.reference_log
-    streams = []
+    ref = _reference_log(flight, warnings)
+    streams, plan = [], []
     for s in flight.streams():
         total = sum(f.size_bytes for f in s.files)
+        poses = f"log {ref.path.name}" if s.pose_source == "log" and ref else "own metadata"
         entry: dict[str, Any] = {
             "stream": s.stream_id,
             "kind": s.kind,
             "files": s.n_files,
             "camera": s.camera,
             "size_mb": round(total / 1e6, 1),
-            "poses": (f"log {ref.path.name}" if s.pose_source == "log" and ref else "own metadata"),
+            "poses": poses,
             "clock": s.sync,
         }
+        what = f"{s.n_files} {s.kind} file(s), {s.camera}"
         if s.kind == "video":
-            entry["file"] = str(s.files[0].path.relative_to(flight.root))
-            entry["srt"] = (
-                str(s.files[0].sidecar.relative_to(flight.root)) if s.files[0].sidecar else None
-            )
-        streams.append(entry)
+            v = s.files[0]
+            entry["file"] = str(v.path.relative_to(flight.root))
+            entry["srt"] = str(v.sidecar.relative_to(flight.root)) if v.sidecar else None
+            what = f"{entry['file']}" + (f" + {entry['srt']}" if entry["srt"] else " (no SRT)")
+        plan.append(entry)
+        streams.append(f"{s.stream_id}: {what}, {total / 1e6:.1f} MB; poses from {poses}; "
+                       f"clock: {s.sync}")  # fmt: skip
     return {
         "kind": "flight_folder",
         "media": {k: len(flight.of_kind(k)) for k in ("video", "still", "thermal")},  # type: ignore[arg-type]
@@ -377,10 +381,20 @@ def describe_flight_dir(path: Path) -> dict[str, Any] | None:
         "reference_log": str(ref.path.relative_to(flight.root)) if ref else None,
         "asset": str(flight.asset.relative_to(flight.root)) if flight.asset else None,
         "streams": streams,
+        "plan": plan,
         "ignored": [f"{q.relative_to(flight.root)}: {why}" for q, why in flight.ignored],
         "stages": list(STAGE_NAMES),
         "warnings": warnings,
     }
+
+
+def _reference_log(flight: FlightFolder, warnings: list[str]) -> LogFile | None:
+    """The log ``survey process`` would use (it reads the logs; unreadable ones are warned)."""
+    from survey.config import Config
+    from survey.process.poses import read_reference_log
+
+    found = read_reference_log(flight, Config(), warnings)
+    return found[0] if found else None
 
 
 #: the stages ``survey process`` runs (kept here so ``inspect`` needs no heavy import)

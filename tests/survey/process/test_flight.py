@@ -132,9 +132,10 @@ def test_inspect_shows_the_plan(folder: Path) -> None:
     assert d["kind"] == "flight_folder"
     assert d["media"] == {"video": 2, "still": 1, "thermal": 1}
     assert d["reference_log"] == "logs/flight.csv" and d["asset"] == "asset.geojson"
-    v1 = next(s for s in d["streams"] if s["stream"] == "video1")
+    v1 = next(s for s in d["plan"] if s["stream"] == "video1")
     assert v1["srt"] == "DCIM/100MEDIA/DJI_0001.SRT" and v1["poses"] == "log flight.csv"
     assert d["stages"][0] == "discover" and d["stages"][-1] == "report"
     assert any("DJI_0003.MOV" in w for w in d["warnings"])
     r = CliRunner().invoke(cli, ["inspect", str(folder)])
     assert r.exit_code == 0 and f"{folder}: flight_folder" in r.output
+    assert "video1: DCIM/100MEDIA/DJI_0001.MP4 + DCIM/100MEDIA/DJI_0001.SRT" in r.output
