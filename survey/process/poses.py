@@ -250,7 +250,10 @@ def _video_stream(
                 cfg, _sync_dict(off), warnings, info.fps, gim,
             )  # fmt: skip
         except TimeSyncError as exc:
-            warnings.append(f"{stream.stream_id}: clock not tied to the log ({exc.message})")
+            warnings.append(
+                f"{stream.stream_id}: clock not tied to the log ({exc.message})"
+                + ("; the SRT's own positions and angles are used" if srt is not None else "")
+            )
             if srt is None:
                 bad = np.ones(n, bool)
                 why = np.full(n, f"clock not tied to the log: {exc.message}", object)
