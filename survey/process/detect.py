@@ -107,7 +107,7 @@ def _dedupe(inst: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return inst
     keep: list[dict[str, Any]] = []
     for cls in sorted({d["class"] for d in inst}):
-        group = sorted((d for d in inst if d["class"] == cls), key=lambda d: -d["score"])
+        group = sorted((d for d in inst if d["class"] == cls), key=lambda d: -_score(d))
         boxes = np.array([d["bbox_xyxy"] for d in group], float)
         alive = np.ones(len(group), bool)
         iou = _box_iou(boxes, boxes)
@@ -294,7 +294,7 @@ def detect_rgb(
                             "id": det_id, "stream": sid, "row": row, "sensor": "rgb",
                             "source": sp.files[int(sp.file_index[row])],
                             "frame": int(sp.frame[row]),
-                            "class": d["class"], "score": float(d["score"]),
+                            "class": d["class"], "score": _score(d),
                             "ring": np.round(d["polygon"], 2).tolist(),
                             "centroid_px": [round(float(v), 2) for v in d["centroid_px"]],
                             "bbox": [x0, y0, x1 - x0, y1 - y0], "mask_rle": counts,
@@ -328,3 +328,9 @@ def detect_rgb(
     save_json(out / "detections.json", detections)
     save_json(out / "detect.json", summary)
     return summary
+
+
+def _score(d: dict[str, Any]) -> float:
+    """The detection's confidence in 0..1 (a semantic part without one counts as 0.5)."""
+    s = d.get("score")
+    return float(np.clip(s, 0.0, 1.0)) if s is not None and np.isfinite(s) else 0.5
