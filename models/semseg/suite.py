@@ -64,6 +64,30 @@ def _config_yaml_of(p: Path) -> Path | None:
     return c if c.is_file() else None
 
 
+def embedded_meta(path: Path) -> dict[str, Any]:
+    """The ``meta`` a self-contained model file carries (recipe, scores, ``gsd_m`` it was trained
+    at ...); ``{}`` for a folder, a checkpoint or a file without one."""
+    import json
+    import pickle
+    import zipfile
+
+    import torch
+
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return {}
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
+        return {}
+    meta = obj.get("meta") if isinstance(obj, dict) else None
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return {}
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
 def embedded_config_text(path: Path) -> str | None:
     """The YAML config embedded in a model file (``cfg`` or ``config_yaml``), if any."""
     import pickle

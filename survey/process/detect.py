@@ -151,27 +151,10 @@ def crop_box(
 def training_gsd(suite: Any) -> float:
     """The finest ground sample distance the suite's models were trained at (their ``meta``
     ``gsd_m``), or 0 when none says."""
-    import json
+    from models.semseg.suite import embedded_meta
 
-    import torch
-
-    found = []
-    for m in suite.members:
-        p = Path(m.path)
-        if not p.is_file():
-            continue
-        try:
-            blob = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
-        except (OSError, RuntimeError, EOFError, ValueError):
-            continue
-        meta = blob.get("meta") if isinstance(blob, dict) else None
-        if isinstance(meta, str):
-            try:
-                meta = json.loads(meta)
-            except ValueError:
-                meta = None
-        if isinstance(meta, dict) and meta.get("gsd_m"):
-            found.append(float(meta["gsd_m"]))
+    found = [float(embedded_meta(Path(m.path)).get("gsd_m") or 0.0) for m in suite.members]
+    found = [g for g in found if g > 0]
     return min(found) if found else 0.0
 
 
