@@ -69,20 +69,37 @@ def _pipeline_geometry() -> str:
         return str(RAIL_DEMO_GEOMETRY)
 
 
-def _rail_model() -> tuple[list[str], str]:
-    """The RGB model list for the demo and a note on what it is."""
-    from models.errors import ModelError
-    from models.semseg.suite import resolve_model
+RAIL_RGB = {"sleeper_defect", "ballast_defect", "vegetation", "drainage", "obstruction"}
 
-    try:
-        path = resolve_model("rail")
-    except ModelError as exc:
-        return ["none"], (
-            f"RGB detection is off: {exc}. Train it with `python bench/e2e_train_detector.py "
-            "--dest models/weights/rail_sim_maskrcnn.pth` (about an hour on 2 cores)."
-        )
-    note = f"RGB detector: Mask R-CNN R18-FPN trained on simulated rail flights ({path.name})"
-    return ["rail"], note
+
+def _rail_model() -> tuple[list[str], str]:
+    """The RGB model for the demo: the first shipped instance model that knows rail defects."""
+    import yaml
+
+    from models.errors import ModelError
+    from models.semseg.suite import embedded_config_text, resolve_model
+
+    tried = []
+    for name in ("rail", "maskrcnn"):
+        try:
+            path = resolve_model(name)
+            text = embedded_config_text(path) or ""
+        except ModelError as exc:
+            tried.append(f"{name}: {exc.message}")
+            continue
+        classes = set(((yaml.safe_load(text) or {}).get("SURVEY") or {}).get("CLASSES") or [])
+        if classes & RAIL_RGB:
+            return [name], (
+                f"RGB detector: shipped model {name!r} ({path.name}; classes "
+                f"{', '.join(sorted(classes))})"
+            )
+        tried.append(f"{name}: no rail classes ({', '.join(sorted(classes)) or 'none'})")
+    return ["none"], (
+        "RGB detection is off: no shipped model knows rail defects ("
+        + "; ".join(tried)
+        + "). Train one with `python bench/e2e_train_detector.py --dest "
+        "models/weights/rail_sim_maskrcnn.pth` (about an hour on 2 cores)."
+    )
 
 
 def run_demo(out: str | Path, *, echo: Any = print) -> dict[str, Any]:

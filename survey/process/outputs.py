@@ -106,6 +106,21 @@ def _surveyed_range(summary: dict[str, Any], route: Any) -> tuple[float, float] 
     return (max(0.0, lo - m0), min(route.length_m, hi - m0))
 
 
+def _surveyed(run_dir: Path, asset: Any) -> tuple[float, float]:
+    """Chainage origin and length of the stretch the flight surveyed (any camera), else the
+    first route's whole measure: the report's statistics and coverage refer to it."""
+    sel = load_json(run_dir / "stages" / "select" / "select.json")
+    lo, hi = np.inf, -np.inf
+    for band in sel.get("bands", {}).values():
+        for c in band.get("coverage", {}).values():
+            lo, hi = min(lo, c["surveyed_chainage_m"][0]), max(hi, c["surveyed_chainage_m"][1])
+    if np.isfinite(lo) and hi > lo:
+        return float(lo), float(hi - lo)
+    r0 = asset.routes.routes[0]
+    m0, m1 = r0.measure_at([0.0, r0.length_m])
+    return float(m0), float(m1 - m0)
+
+
 def write_store(
     run_dir: Path, fuse_dir: Path, asset: Any, cfg: Config, params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -120,15 +135,15 @@ def write_store(
     run_id = params["run_id"]
     url = params.get("store") or cfg.store.url or ""
     layers = aux_layers(run_dir, asset, cfg)
-    r0 = asset.routes.routes[0]
+    origin, length = _surveyed(run_dir, asset)
     with open_store(url or None, run_dir=run_dir, run_id=run_id, schema=cfg.store.schema) as st:
         st.write_run(
             RunInfo(
                 run_id,
                 asset_id=asset.asset_id,
                 asset_kind=asset.kind,
-                asset_length_m=float(sum(r.length_m for r in asset.routes.routes)),
-                chainage_origin_m=float(r0.measure_at([0.0])[0]),
+                asset_length_m=length,
+                chainage_origin_m=origin,
                 flight=str(params["flight_dir"]),
                 config_toml=to_toml(cfg),
                 extra={"asset": asset.describe()},
