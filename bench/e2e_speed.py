@@ -10,7 +10,7 @@ For each flight folder given (or simulated: a short and a long rail flight, 30 f
    same resampled scale, as ``survey predict`` would: the model's own rate;
 4. reports the model time inside the pipeline (corridor bands only) against the bare model's.
 
-    .venv/bin/python bench/e2e_speed.py --out /tmp/e2e_speed [--flight DIR ...] [--long-m 1500]
+    .venv/bin/python bench/e2e_speed.py --out /tmp/e2e_speed [--flight DIR ...] [--long-m 600]
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/e2e_speed"))
     ap.add_argument("--flight", type=Path, action="append", default=[])
     ap.add_argument("--short-m", type=float, default=150.0)
-    ap.add_argument("--long-m", type=float, default=1500.0)
+    ap.add_argument("--long-m", type=float, default=600.0)
     ap.add_argument("--model", default="rail")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
