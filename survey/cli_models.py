@@ -75,6 +75,11 @@ def _seed_threads(seed: int | None, threads: int | None) -> tuple[int, int]:
     metavar="KEY VALUE",
     help="Config override, e.g. --set SOLVER.BASE_LR 0.0002 (repeatable).",
 )
+@click.option(
+    "--max-minutes",
+    type=float,
+    help="Stop cleanly (with a checkpoint) after this long; --resume continues.",
+)
 @click.option("--list-presets", is_flag=True, help="List the shipped presets and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(
@@ -90,6 +95,7 @@ def train(
     device: str | None,
     init_weights: str | None,
     overrides: tuple[tuple[str, str], ...],
+    max_minutes: float | None,
     list_presets: bool,
     no_progress: bool,
 ) -> None:
@@ -99,6 +105,8 @@ def train(
     survey train --dataset ../shared/data/defects/uav75:train --val ../shared/data/defects/uav75:val \\
                  --preset mask_rcnn_R18_FPN_jetson --classes crack --out runs/cracks
     survey train --out runs/cracks --resume --max-iter 4000     # continue, train longer
+
+    Ctrl-C (or SIGTERM, or --max-minutes) stops after the current iteration with a checkpoint.
     """
     from models.config import list_presets as presets
 
@@ -146,8 +154,18 @@ def train(
             device=device,
             init_weights=init_weights,
         )
-    res = run_training(cfg, out, resume=resume, progress=not no_progress)
+    res = run_training(
+        cfg,
+        out,
+        resume=resume,
+        progress=not no_progress,
+        stop_after_s=max_minutes * 60 if max_minutes else None,
+    )
     click.echo(f"{out}: iterations {res.start_iter}..{res.end_iter}, weights {res.weights}")
+    if res.end_iter < int(cfg.SOLVER.MAX_ITER):
+        click.echo(
+            f"stopped before {cfg.SOLVER.MAX_ITER} iterations; continue with: survey train --out {out} --resume"
+        )
     if res.losses:
         k = max(1, len(res.losses) // 10)
         first, last = sum(res.losses[:k]) / k, sum(res.losses[-k:]) / k

@@ -204,11 +204,14 @@ def train(
     mapper: Mapper | None = None,
     evaluator: Evaluator | None = None,
     extra_hooks: Sequence[Any] = (),
+    stop_after_s: float | None = None,
 ) -> TrainResult:
     """Train a model into ``out_dir`` (see the module docstring); returns a :class:`TrainResult`.
 
     With ``resume=True`` and a checkpoint in ``out_dir`` the run continues from it (model,
     optimizer, scheduler, iteration); ``cfg.SOLVER.MAX_ITER`` may be raised to train longer.
+    SIGINT/SIGTERM (Ctrl-C, ``kill``), or ``stop_after_s`` seconds, end the run cleanly after the
+    current iteration with a checkpoint (``run.json`` state ``"stopped"``).
     """
     import torch
     from detectron2.checkpoint import DetectionCheckpointer
@@ -222,7 +225,14 @@ def train(
 
     import models.evaluation.validate
     import models.training.mapper  # noqa: F401  (registers the "aerial" mapper)
-    from models.training.hooks import BestCheckpointer, LossRecorder, ProgressBar, ValidationHook
+    from models.training.hooks import (
+        BestCheckpointer,
+        GracefulStop,
+        LossRecorder,
+        ProgressBar,
+        StopRequested,
+        ValidationHook,
+    )
     from models.training.optim import build_optimizer
     from models.training.registry import EVALUATORS, MAPPERS
 
@@ -317,17 +327,24 @@ def train(
     hook_list += [
         hooks.PeriodicWriter([JSONWriter(str(out / "metrics.json"), window_size=1)], period=1),
         ProgressBar(max_iter, enabled=progress),
+        stopper := GracefulStop(checkpointer, stop_after_s),
         *extra_hooks,
     ]
     trainer.register_hooks(hook_list)
     losses: list[float] = []
     trainer.register_hooks([LossRecorder(losses)])
     if start_iter < max_iter:
-        trainer.train(start_iter, max_iter)
-        end_iter = min(trainer.iter, max_iter)
+        try:
+            trainer.train(start_iter, max_iter)
+            end_iter = min(trainer.iter, max_iter)
+        except StopRequested as exc:
+            log.warning("%s: %s", out, exc)
+            end_iter = (stopper.stopped_at if stopper.stopped_at is not None else trainer.iter) + 1
     else:
         end_iter = start_iter
-    final = out / "model_final.pth"
+    final = (
+        out / "model_final.pth" if end_iter >= max_iter else out / f"model_{end_iter - 1:07d}.pth"
+    )
     val_metrics = best.last_metrics
     run_info.update(
         state="finished" if end_iter >= max_iter else "stopped",

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,14 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import hooks
 from detectron2.engine.train_loop import HookBase
 
-__all__ = ["BestCheckpointer", "LossRecorder", "ProgressBar", "ValidationHook"]
+__all__ = [
+    "BestCheckpointer",
+    "GracefulStop",
+    "LossRecorder",
+    "ProgressBar",
+    "StopRequested",
+    "ValidationHook",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,47 @@ class ProgressBar(HookBase):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class StopRequested(BaseException):  # like KeyboardInterrupt: a requested stop is no failure
+    """Raised by :class:`GracefulStop` once the checkpoint is saved; the run can resume."""
+
+
+class GracefulStop(HookBase):
+    """On SIGINT/SIGTERM, or after ``stop_after_s`` seconds, finish the iteration, save, stop."""
+
+    def __init__(self, checkpointer: Any, stop_after_s: float | None = None) -> None:
+        self.checkpointer, self.stop_after_s = checkpointer, stop_after_s
+        self.requested = False
+        self.stopped_at: int | None = None
+        self._old: dict[int, Any] = {}
+        self._t0 = 0.0
+
+    def before_train(self) -> None:
+        self._t0 = time.monotonic()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # a second signal: stop at once
+            raise KeyboardInterrupt
+        log.warning("signal %d: stopping after this iteration, with a checkpoint", signum)
+        self.requested = True
+
+    def after_step(self) -> None:
+        late = self.stop_after_s is not None and time.monotonic() - self._t0 > self.stop_after_s
+        if not (self.requested or late):
+            return
+        it = self.trainer.iter
+        self.checkpointer.save(f"model_{it:07d}", iteration=it)
+        self.stopped_at = it
+        raise StopRequested(f"stopped after iteration {it}; resume to continue")
+
+    def after_train(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
 
 
 class LossRecorder(HookBase):

@@ -80,6 +80,27 @@ def test_loss_falls_checkpoints_and_resume(tmp_path: Path, d2_squares: dict, d2_
     assert (res2.start_iter, res2.end_iter) == (20, 22) and len(res2.losses) == 2
 
 
+def test_time_limit_stops_with_a_checkpoint_and_resumes(
+    tmp_path: Path, d2_squares: dict, d2_overrides
+) -> None:
+    out = tmp_path / "run"
+    cfg = new_run_config(
+        "mask_rcnn_R18_FPN_jetson",
+        [str(d2_squares["train"])],
+        overrides=d2_overrides(),
+        max_iter=50,
+        threads=1,
+    )
+    res = train(cfg, out, progress=False, stop_after_s=0.0)  # stops after the first iteration
+    assert (res.start_iter, res.end_iter) == (0, 1) and (out / "model_0000000.pth").is_file()
+    assert json.loads((out / "run.json").read_text())["state"] == "stopped"
+    cfg2 = load_run_config(out)
+    cfg2.defrost()
+    cfg2.SOLVER.MAX_ITER = 2
+    res2 = train(cfg2, out, resume=True, progress=False)
+    assert (res2.start_iter, res2.end_iter) == (1, 2)
+
+
 def test_box_only_data_trains_without_masks_and_mixed_is_an_error(
     tmp_path: Path, d2_squares: dict, d2_overrides
 ) -> None:
