@@ -357,6 +357,12 @@ class ProcessConfig:
         "auto",
         "Class of thermal anomalies; auto = leak_candidate (pipelines), thermal_anomaly (rail).",
     )
+    thermal_corridor_m: float = opt(
+        0.0,
+        "Half-width of the strip thermal anomalies must lie in (m); 0 = 5 m over a pipeline\n"
+        "(leaks show on the pipe's route; vehicles and roofs beside it do not count), the\n"
+        "whole corridor along a railway.",
+    )
     emissivity: float = opt(0.95, "Emissivity of the ground surface for temperatures.")
     # uncertainty of a located point (1 sigma)
     gnss_sigma_m: float = opt(

@@ -49,7 +49,8 @@ KEYS: dict[str, tuple[str, ...]] = {
                "thermal_min_views", "ground", "dem_vertical"),
     "detect": ("models", "score_threshold", "detect_gsd_m", "save_frames", "jpeg_quality",
                "crop_px"),
-    "thermal": ("thermal_class", "emissivity", "leaks", "crop_px", "jpeg_quality"),
+    "thermal": ("thermal_class", "thermal_corridor_m", "emissivity", "leaks", "crop_px",
+                "jpeg_quality", "ground", "dem_vertical", "max_range_m"),
     "georef": ("gnss_sigma_m", "vertical_sigma_m", "yaw_sigma_deg", "tilt_sigma_deg",
                "ground_sigma_m", "pixel_sigma_px", "ground", "dem_vertical", "max_range_m"),
     "chainage": ("max_offset_m",),
@@ -142,7 +143,7 @@ def st_detect(ctx: StageContext) -> None:
 def st_thermal(ctx: StageContext) -> None:
     from survey.process.thermal_stage import detect_thermal
 
-    detect_thermal(ctx.input("poses"), ctx.input("select"), ctx.config, ctx, _asset(ctx).kind)
+    detect_thermal(ctx.input("poses"), ctx.input("select"), ctx.config, ctx, _asset(ctx))
 
 
 def st_georef(ctx: StageContext) -> None:
@@ -214,7 +215,7 @@ PIPELINE = Pipeline(
         Stage("detect", st_detect, after=("poses", "select"), config=("predict",),
               params=(*_F, "cfg_detect", "model_files"), inputs=_model_inputs, version="1"),
         Stage("thermal", st_thermal, after=("poses", "select"),
-              params=(*_F, "asset", "asset_kind", "cfg_thermal"), version="1"),
+              params=(*_F, "asset", "asset_kind", "cfg_asset", "cfg_thermal"), version="2"),
         Stage("georef", st_georef, after=("poses", "detect", "thermal"),
               params=("asset", "asset_kind", "cfg_asset", "cfg_georef"), version="1"),
         Stage("chainage", st_chainage, after=("georef",),

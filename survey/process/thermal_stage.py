@@ -55,8 +55,38 @@ def _thermal_class(cfg: Config, asset_kind: str) -> str:
     return "leak_candidate" if asset_kind == "pipeline" else "thermal_anomaly"
 
 
+def thermal_half_width(asset: Any, cfg: Config) -> float:
+    """Half-width of the strip thermal anomalies must lie in (``[process]
+    thermal_corridor_m``; 0 = 5 m over a pipeline, the whole corridor along a railway)."""
+    w = cfg.process.thermal_corridor_m
+    if w > 0:
+        return float(w)
+    return 5.0 if asset.kind == "pipeline" else float(asset.half_width_m)
+
+
+class _CorridorMasks:
+    """The thermal corridor seen by each frame (ray-cast grid every 8 px)."""
+
+    def __init__(self, sp: StreamPoses, asset: Any, cfg: Config) -> None:
+        import dataclasses
+
+        from survey.process.geometry import georeferencer, ground_surface
+
+        pc = cfg.process
+        self.sp = sp
+        self.asset = dataclasses.replace(asset, half_width_m=thermal_half_width(asset, cfg))
+        ground = ground_surface(pc, sp.alt_ref, asset.frame)
+        self.g = georeferencer(sp.camera.model(), ground, asset.frame, pc.max_range_m)
+
+    def of(self, row: int) -> np.ndarray:
+        from survey.process.geometry import roi_masks
+
+        state = self.g.prepare(self.sp.camera_poses(np.array([row])))
+        return roi_masks(self.g, state, self.asset, grow_m=0.5, step_px=8)[0]
+
+
 def detect_thermal(
-    poses_dir: Path, sel_dir: Path, cfg: Config, ctx: Any, asset_kind: str
+    poses_dir: Path, sel_dir: Path, cfg: Config, ctx: Any, asset: Any
 ) -> dict[str, Any]:
     """The stage body: write ``anomalies.json`` (accepted sightings) and ``thermal.json``."""
     import cv2
@@ -68,7 +98,7 @@ def detect_thermal(
     out: Path = ctx.out
     root = Path(ctx.params["flight_dir"])
     pc = cfg.process
-    klass = _thermal_class(cfg, asset_kind)
+    klass = _thermal_class(cfg, asset.kind)
     streams = [
         s
         for s in stream_ids(poses_dir)
@@ -77,7 +107,13 @@ def detect_thermal(
     items = out / "items"
     items.mkdir(parents=True, exist_ok=True)
     (out / "crops").mkdir(exist_ok=True)
-    summary: dict[str, Any] = {"class": klass, "streams": {}, "rejected": {}, "failures": {}}
+    summary: dict[str, Any] = {
+        "class": klass,
+        "corridor_half_width_m": thermal_half_width(asset, cfg),
+        "streams": {},
+        "rejected": {},
+        "failures": {},
+    }
     sightings: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for sid in streams:
@@ -87,6 +123,7 @@ def detect_thermal(
         todo = [int(r) for r in sel.index if not (items / f"{sid}_{int(r)}.pkl").is_file()]
         ctx.resumed_items += len(sel) - len(todo)
         reader = FrameReader(root, sp, np.asarray(todo, np.intp))
+        masks = _CorridorMasks(sp, asset, cfg)
         for row, frame in ctx.progress(Prefetch(reader, pc.queue_frames), total=len(todo),
                                        unit="frame"):  # fmt: skip
             rec: dict[str, Any] = {"row": row, "anomalies": [], "rejected": {}}
@@ -96,7 +133,7 @@ def detect_thermal(
                 temp = frame.temperature_c(pc.emissivity)
                 k = k_of[row]
                 corridor = cv2.resize(
-                    sel.roi[k].astype(np.uint8),
+                    masks.of(row).astype(np.uint8),
                     (temp.shape[1], temp.shape[0]),
                     interpolation=cv2.INTER_NEAREST,
                 ).astype(bool)
