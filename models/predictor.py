@@ -1,6 +1,7 @@
 """The PyTorch predictor: frames in, :class:`~models.detections.Detections` out.
 
-This is the only module that reads Detectron2 ``Instances``. Frames are ``uint8`` HxWx3 **RGB**
+This is the only module that reads Detectron2 ``Instances`` (the exporter asks it for the
+order of the traced outputs). Frames are ``uint8`` HxWx3 **RGB**
 arrays of any size; frames larger than ``SURVEY.TILE.MAX_DIRECT_PX`` pixels, or given a region
 of interest, go through tiled inference (:mod:`models.tiling`). Frames are analysed at their
 own pixel scale (no resize), as the models are trained at the scale of the survey imagery.
@@ -25,7 +26,14 @@ from models.detections import Detections
 from models.errors import ModelConfigError, RunNotFoundError
 from models.runtime.postprocess import raw_to_detections
 
-__all__ = ["Predictor", "find_weights", "instances_to_detections", "load_model"]
+__all__ = [
+    "Predictor",
+    "find_weights",
+    "instances_to_detections",
+    "load_model",
+    "raw_inference",
+    "traced_output_names",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +122,30 @@ def instances_to_detections(
         score_threshold=score_threshold,
         mask_threshold=mask_threshold,
     )
+
+
+def raw_inference(model: Any, inputs: list[dict[str, Any]]) -> Any:
+    """The model's ``Instances`` of the first input before post-processing (what exports trace)."""
+    return model.inference(inputs, do_postprocess=False)[0]
+
+
+def traced_output_names(model: Any, image: Any) -> list[str]:
+    """Names of the tensors a ``TracingAdapter`` around :func:`raw_inference` returns, in order.
+
+    The adapter flattens ``Instances`` fields sorted by name, then the image size; they are
+    renamed ``boxes``, ``classes``, ``masks``, ``scores`` (what :mod:`models.runtime` reads).
+    """
+    import torch
+
+    with torch.no_grad():
+        fields = sorted(raw_inference(model, [{"image": image}]).get_fields())
+    rename = {
+        "pred_boxes": "boxes",
+        "pred_classes": "classes",
+        "pred_masks": "masks",
+        "scores": "scores",
+    }
+    return [rename.get(f, f) for f in fields] + ["image_size"]
 
 
 class Predictor:

@@ -232,7 +232,7 @@ def export_model(
     import torch
     from detectron2.export import TracingAdapter
 
-    from models.predictor import Predictor, load_model
+    from models.predictor import Predictor, load_model, raw_inference, traced_output_names
 
     formats = [f.lower() for f in formats]
     unknown = set(formats) - {"onnx", "torchscript"}
@@ -252,24 +252,13 @@ def export_model(
     names = list(cfg.SURVEY.CLASSES)
     tiles = _sample_tiles(cfg, size, parity_tiles)
 
-    def infer(m: Any, inputs: Any) -> Any:
-        return m.inference(inputs, do_postprocess=False)[0]
-
     sample = torch.from_numpy(
         np.ascontiguousarray((tiles[0][..., ::-1] if bgr else tiles[0]).transpose(2, 0, 1)).astype(
             np.float32
         )
     )
-    adapter = TracingAdapter(model, [{"image": sample}], infer)
-    with torch.no_grad():
-        fields = sorted(infer(model, [{"image": sample}]).get_fields())
-    rename = {
-        "pred_boxes": "boxes",
-        "pred_classes": "classes",
-        "pred_masks": "masks",
-        "scores": "scores",
-    }
-    out_names = [rename.get(f, f) for f in fields] + ["image_size"]
+    adapter = TracingAdapter(model, [{"image": sample}], raw_inference)
+    out_names = traced_output_names(model, sample)
 
     pred = Predictor(model, cfg, score_threshold=0.0)
     reference = pred.predict_batch(tiles)
