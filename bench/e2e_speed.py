@@ -68,7 +68,7 @@ def bare_model(run: Path, model: str) -> dict[str, Any]:
 
     cfg = Config()
     cfg = dataclasses.replace(cfg, process=dataclasses.replace(cfg.process, models=[model]))
-    suite = load_suite(cfg)
+    suite = load_suite(cfg, [model])
     gsd_target = gsd_target or training_gsd(suite)
     gsd = _frame_gsd(sel_dir)
     t_model = 0.0

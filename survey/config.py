@@ -334,8 +334,10 @@ class ProcessConfig:
     roi_margin_m: float = opt(1.0, "Detection tiles cover the corridor grown by this margin (m).")
     # detection
     models: list[str] = opt(
-        [],
-        "RGB model suite (shipped names, model files, run folders); empty = [predict] models.",
+        ["auto"],
+        "RGB model suite (shipped names, model files, run folders; 'none' = no RGB detection;\n"
+        "empty = [predict] models); auto = the shipped model that knows the asset kind's\n"
+        "defects (rail: 'rail'), else none.",
     )
     score_threshold: float = opt(0.0, "Detection score threshold; 0 = each model's own.")
     detect_gsd_m: float = opt(

@@ -36,13 +36,55 @@ BAND_PX = 512
 OVERLAP_PX = 64
 
 
-def load_suite(cfg: Config) -> Any:
-    """The RGB model suite of ``[process] models`` (else ``[predict] models``)."""
+#: RGB defect classes of each asset kind (DOMAIN.md): "auto" picks models that know them
+KIND_CLASSES: dict[str, frozenset[str]] = {
+    "rail": frozenset({"broken_rail", "missing_fastener", "sleeper_defect", "rail_head_damage",
+                       "ballast_defect", "vegetation", "drainage", "obstruction",
+                       "joint_defect", "corrugation"}),
+    "pipeline": frozenset({"coating_corrosion", "exposed_pipe", "third_party_activity",
+                           "vegetation_stress", "vegetation", "erosion_subsidence",
+                           "surface_steam_water"}),
+}  # fmt: skip
+
+
+def shipped_models_for(kind: str) -> list[str]:
+    """Shipped model names whose classes include this asset kind's RGB defects."""
+    import yaml
+
+    from models.default_model import SHIPPED_INSTANCE_MODELS
+    from models.errors import ModelError
+    from models.semseg.suite import embedded_config_text, resolve_model
+    from models.weights import SHIPPED
+
+    out = []
+    for name in [*SHIPPED_INSTANCE_MODELS, *SHIPPED]:
+        try:
+            text = embedded_config_text(resolve_model(name)) or ""
+        except ModelError:
+            continue  # not installed
+        doc = yaml.safe_load(text) or {}
+        classes = set((doc.get("SURVEY") or {}).get("CLASSES") or [])
+        if classes & KIND_CLASSES.get(kind, frozenset()) and name not in out:
+            out.append(name)
+    return out[:1]
+
+
+def model_specs(cfg: Config, asset_kind: str) -> list[str]:
+    """The RGB model specs of a run: ``[process] models`` (empty = ``[predict] models``);
+    ``auto`` = the shipped model that knows the asset kind's defects, else ``none`` (the
+    frames are still selected, saved and reported, and the summary says so)."""
+    specs = list(cfg.process.models) or list(cfg.predict.models)
+    if [m.lower() for m in specs] == ["auto"]:
+        specs = shipped_models_for(asset_kind) or ["none"]
+    return specs
+
+
+def load_suite(cfg: Config, specs: list[str]) -> Any:
+    """The RGB model suite of ``specs``."""
     from models.crack import CrackSeverityScale
     from models.semseg.suite import ModelSuite
 
     p = cfg.predict
-    specs = list(cfg.process.models) or list(p.models)
     return ModelSuite(
         specs,
         threshold=cfg.process.score_threshold or None,
@@ -222,11 +264,20 @@ def detect_rgb(
         return summary
     suite = None
     gsd_target = pc.detect_gsd_m
-    if [m.lower() for m in (list(cfg.process.models) or list(cfg.predict.models))] == ["none"]:
-        summary["note"] = "RGB detection off ([process] models = ['none']): frames saved only"
+    specs = model_specs(cfg, ctx.params.get("asset_kind_resolved") or "rail")
+    if [m.lower() for m in specs] == ["none"]:
+        summary["note"] = (
+            "RGB detection off: "
+            + (
+                "no shipped model knows this asset's defects (set [process] models)"
+                if [m.lower() for m in cfg.process.models] == ["auto"]
+                else "[process] models = ['none']"
+            )
+            + "; the selected frames are saved for review"
+        )
         summary["models"] = []
     else:
-        suite = load_suite(cfg)
+        suite = load_suite(cfg, specs)
         summary["models"] = [m.spec for m in suite.members]
         summary["classes"] = list(suite.class_names)
         if gsd_target <= 0:

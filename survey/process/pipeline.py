@@ -213,7 +213,8 @@ PIPELINE = Pipeline(
         Stage("select", st_select, after=("discover", "poses"),
               params=("asset", "asset_kind", "cfg_asset", "cfg_select"), version="1"),
         Stage("detect", st_detect, after=("poses", "select"), config=("predict",),
-              params=(*_F, "cfg_detect", "model_files"), inputs=_model_inputs, version="1"),
+              params=(*_F, "cfg_detect", "model_files", "asset_kind_resolved"),
+              inputs=_model_inputs, version="1"),
         Stage("thermal", st_thermal, after=("poses", "select"),
               params=(*_F, "asset", "asset_kind", "cfg_asset", "cfg_thermal"), version="2"),
         Stage("georef", st_georef, after=("poses", "detect", "thermal"),
@@ -234,13 +235,14 @@ if tuple(PIPELINE.names) != STAGE_NAMES:  # pragma: no cover - kept equal by han
     raise RuntimeError("survey.flight.STAGE_NAMES differs from the pipeline's stages")
 
 
-def model_files(cfg: Config) -> list[str]:
+def model_files(cfg: Config, asset_kind: str) -> list[str]:
     """Files of the RGB models (their fingerprints invalidate ``detect``); [] when unresolved."""
     from models.errors import ModelError
     from models.semseg.suite import resolve_model
+    from survey.process.detect import model_specs
 
     out = []
-    for spec in list(cfg.process.models) or list(cfg.predict.models):
+    for spec in model_specs(cfg, asset_kind):
         if spec.lower() == "none":
             continue
         try:
@@ -312,13 +314,17 @@ def process_flight(
             )
         asset = found
     rd = Path(run_dir).absolute()
+    from survey.process.asset import load_asset
+
+    kind = load_asset(asset, cfg.process, asset_kind).kind
     params: dict[str, Any] = {
         "flight_dir": str(fd),
         "asset": str(Path(asset).absolute()),
         "asset_kind": asset_kind,
         "run_id": run_id or rd.name,
         "store": store,
-        "model_files": model_files(cfg),
+        "asset_kind_resolved": kind,
+        "model_files": model_files(cfg, kind),
         **stage_params(cfg),
     }
     return PIPELINE.run(

@@ -76,6 +76,7 @@ def build_summary(run_dir: Path, written: dict[str, Any], params: dict[str, Any]
                        "thermal_rejected": th.get("rejected", {}),
                        "not_located": geo.get("unlocated", {})},
         "models": det.get("models", []),
+        "notes": [det["note"]] if det.get("note") else [],
         "defects": fuse.get("defects", 0),
         "defects_by_class": fuse.get("by_class", {}),
         "defects_by_severity": fuse.get("by_severity", {}),
@@ -124,6 +125,10 @@ def format_summary(s: dict[str, Any], run_dir: Path) -> str:
             a, b = cov["surveyed_m"]
             txt = ", ".join(f"{g[0]:.0f}-{g[1]:.0f} m" for g in gaps) or "none"
             out.append(f"{band} coverage of {rid} {a:.0f}-{b:.0f} m: {cov['covered_m']:.0f} m covered; gaps: {txt}")  # fmt: skip
+    for n in s.get("notes", []):
+        out.append(f"note: {n}")
+    if s.get("models"):
+        out.append(f"RGB models: {', '.join(s['models'])}")
     for w in s["warnings"][:10]:
         out.append(f"warning: {w}")
     out.append("outputs:")
