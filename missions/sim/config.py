@@ -67,7 +67,7 @@ class SimConfig:
     texture_res_m: float = _f(0.01, "Finest texel of the ground texture (m).")
     coco_every: int = _f(1, "Annotate every N-th video frame in the COCO file.")
     jpeg_quality: int = _f(92, "JPEG quality of stills.")
-    max_tile_mb: int = _f(768, "Memory for cached texture tiles (MiB).")
+    max_tile_mb: int = _f(512, "Memory for cached texture tiles (MiB).")
 
     def resolved(self) -> SimConfig:
         """Fill the kind-dependent defaults and check the values."""

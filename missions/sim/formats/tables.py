@@ -164,7 +164,9 @@ def asset_geojson(asset: Asset) -> dict[str, Any]:
     }
     if asset.kind == "rail":
         props["gauge_mm"] = round(asset.gauge_m * 1000)
-    props.update({f"tag:{k}": v for k, v in asset.tags.items() if k not in ("name",)})
+    if asset.source_feature.startswith(("way/", "relation/", "node/")):
+        props["attribution"] = "© OpenStreetMap contributors, ODbL 1.0"
+    props.update({f"tag:{k}": v for k, v in asset.tags.items() if k not in ("name", "attribution")})
     coords = [[round(float(a), 8), round(float(b), 8)] for a, b in zip(lon, lat, strict=True)]
     return {
         "type": "FeatureCollection",
