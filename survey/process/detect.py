@@ -34,6 +34,9 @@ __all__ = ["band_windows", "crop_box", "detect_rgb", "frame_file", "load_suite"]
 log = logging.getLogger(__name__)
 BAND_PX = 512
 OVERLAP_PX = 64
+#: two detections of one class in one frame are one object when their boxes overlap this much
+#: (intersection over union, or over the smaller box): a model's duplicate, or a band overlap
+DUP_IOU, DUP_IOS = 0.3, 0.6
 
 
 #: RGB defect classes of each asset kind (DOMAIN.md): "auto" picks models that know them
@@ -143,8 +146,9 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _dedupe(inst: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per class, keep the best-scoring of instances whose boxes overlap (IoU > 0.5, or one
-    inside the other): the same object seen in two overlapping bands."""
+    """Per class, keep the best-scoring of instances whose boxes overlap (``DUP_IOU``, or mostly
+    one inside the other, ``DUP_IOS``): the same object found twice by the model, or seen in two
+    overlapping bands."""
     if len(inst) < 2:
         return inst
     keep: list[dict[str, Any]] = []
@@ -160,7 +164,7 @@ def _dedupe(inst: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if not alive[i]:
                 continue
             keep.append(group[i])
-            dup = (iou[i] > 0.5) | (ios[i] > 0.8)
+            dup = (iou[i] > DUP_IOU) | (ios[i] > DUP_IOS)
             dup[: i + 1] = False
             alive &= ~dup
     return keep

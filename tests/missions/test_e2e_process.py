@@ -170,6 +170,32 @@ def test_coverage_gaps_are_where_the_gnss_was_out(rail: dict[str, Any]) -> None:
     assert a <= RAIL.start_m + 5 and b >= RAIL.start_m + RAIL.length_m - 5
 
 
+def test_every_covered_defect_is_inside_an_analysed_frame(rail: dict[str, Any]) -> None:
+    import shapely
+
+    from survey.process.records import stream_ids
+    from survey.process.select import Selection
+
+    run = rail["run"]
+    sel_dir = run / "stages" / "select"
+    fps = []
+    for sid in stream_ids(run / "stages" / "poses"):
+        if sid.startswith(("video", "stills")) and (sel_dir / f"{sid}.npz").is_file():
+            fps += [f for f in Selection.load(sel_dir, sid).footprint if f is not None]
+    union = shapely.union_all(fps)
+    sel = json.loads((sel_dir / "select.json").read_text())
+    cov = next(iter(sel["bands"]["rgb"]["coverage"].values()))
+    a, b = cov["surveyed_chainage_m"]
+    truth = _truth(rail["flight"]).to_crs(32633)
+    ch = truth.chainage_m.to_numpy()
+    inside = (ch > a + 1) & (ch < b - 1)
+    for g0, g1 in cov["gaps_m"]:
+        inside &= ~((ch > g0 - 2) & (ch < g1 + 2))
+    assert inside.sum() >= 5
+    cen = truth.geometry.centroid.to_numpy()[inside]
+    assert all(union.contains(c) for c in cen)
+
+
 def test_rgb_defects_against_the_truth(rail: dict[str, Any]) -> None:
     if rail["model"] is None:
         pytest.skip("the rail-defect model is not installed (models/weights/rail_sim_maskrcnn.pth)")
