@@ -62,7 +62,15 @@ class AssetModel:
 
     def locate(self, x_m: Any, y_m: Any, max_offset_m: float) -> Any:
         """Reference grid points to the routes (:meth:`geo.RouteSet.locate`)."""
-        return self.routes.locate(x_m, y_m, max_offset_m=max_offset_m)
+        x = np.atleast_1d(np.asarray(x_m, dtype=np.float64)).ravel()
+        if x.size == 0:  # geo's RouteSet.locate does not take empty input
+            from geo.linref import Referenced
+            from geo.route import RouteLocation
+
+            e, s = np.zeros(0), np.zeros(0, dtype=str)
+            loc = RouteLocation(s, e, e, e, s, np.zeros(0, np.uint8), e, e)
+            return Referenced(loc, e, np.zeros(0, bool))
+        return self.routes.locate(x, y_m, max_offset_m=max_offset_m)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary."""

@@ -233,3 +233,20 @@ def test_many_flights_on_a_process_pool_report_each(flight: Path, tmp_path: Path
     assert " defects (" in north and "FAILED" in south and video(bad).name in south
     assert json.loads((out / "north" / "summary.json").read_text())["run_id"] == "north"
     assert not (out / "south" / "summary.json").exists()
+
+
+def test_a_flight_with_nothing_found_still_gives_every_output(flight: Path, tmp_path: Path) -> None:
+    c = cfg()
+    leaks = dataclasses.replace(c.process.leaks, delta_high_c=500.0, delta_low_c=400.0)
+    c = dataclasses.replace(
+        c,
+        process=dataclasses.replace(c.process, leaks=leaks, map=True, report=True, exports=["csv"]),
+    )
+    run = tmp_path / "run"
+    res = process_flight(flight, run, config=c)
+    assert all(r.status == "ran" for r in res)
+    s = summary(run)
+    assert s["defects"] == 0 and s["detections"]["thermal"] == 0
+    for name in ("map.html", "report.html", "defects.gpkg"):
+        assert (run / name).is_file()
+    assert list((run / "exports" / "csv").glob("*.csv"))
