@@ -312,7 +312,13 @@ def train(
         if cfg.SURVEY.EVAL_MAX_IMAGES > 0:
             records = records[: cfg.SURVEY.EVAL_MAX_IMAGES]
         val_fn = ValidationHook.make_fn(
-            model, cfg, records, list(train_ds.classes), ev, out / "eval", lambda: trainer.iter
+            model,
+            cfg,
+            records,
+            list(train_ds.classes),
+            ev,
+            out / "eval",
+            lambda: min(trainer.iter + 1, max_iter),
         )
     best = BestCheckpointer(model, out, cfg.SURVEY.BEST_METRIC)
     hook_list = [
