@@ -37,6 +37,8 @@ OVERLAP_PX = 64
 #: two detections of one class in one frame are one object when their boxes overlap this much
 #: (intersection over union, or over the smaller box): a model's duplicate, or a band overlap
 DUP_IOU, DUP_IOS = 0.3, 0.6
+#: ... or touch within this many pixels (fragments of one long patch)
+MERGE_GAP_PX = 4.0
 
 
 #: RGB defect classes of each asset kind (DOMAIN.md): "auto" picks models that know them
@@ -145,29 +147,47 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9))
 
 
-def _dedupe(inst: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per class, keep the best-scoring of instances whose boxes overlap (``DUP_IOU``, or mostly
-    one inside the other, ``DUP_IOS``): the same object found twice by the model, or seen in two
-    overlapping bands."""
+def _dedupe(inst: list[dict[str, Any]], gap_px: float = MERGE_GAP_PX) -> list[dict[str, Any]]:
+    """One instance per object: per class, detections whose boxes overlap (``DUP_IOU``, or
+    mostly one inside the other, ``DUP_IOS``) or touch within ``gap_px`` are the same object,
+    found twice by the model, split into fragments along a long patch (standing water, fouled
+    ballast) or seen in two overlapping bands. A group becomes one instance: the convex hull of
+    its outlines, the union of its boxes, the best score."""
+    import shapely
+    from scipy.sparse.csgraph import connected_components
+
     if len(inst) < 2:
         return inst
-    keep: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     for cls in sorted({d["class"] for d in inst}):
         group = sorted((d for d in inst if d["class"] == cls), key=lambda d: -_score(d))
         boxes = np.array([d["bbox_xyxy"] for d in group], float)
-        alive = np.ones(len(group), bool)
         iou = _box_iou(boxes, boxes)
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         inter = iou * (area[:, None] + area[None, :]) / (1 + iou)
         ios = inter / np.maximum(np.minimum(area[:, None], area[None, :]), 1e-9)
-        for i in range(len(group)):
-            if not alive[i]:
+        grown = boxes + [-gap_px, -gap_px, gap_px, gap_px]
+        touch = (grown[:, None, 0] <= grown[None, :, 2]) & (grown[None, :, 0] <= grown[:, None, 2])
+        touch &= (grown[:, None, 1] <= grown[None, :, 3]) & (grown[None, :, 1] <= grown[:, None, 3])
+        same = (iou > DUP_IOU) | (ios > DUP_IOS) | touch
+        _, label = connected_components(same, directed=False)
+        for lab in np.unique(label):
+            ks = np.flatnonzero(label == lab).tolist()
+            best = group[min(ks)]  # the best-scoring member (the list is sorted by score)
+            if len(ks) == 1:
+                out.append(best)
                 continue
-            keep.append(group[i])
-            dup = (iou[i] > DUP_IOU) | (ios[i] > DUP_IOS)
-            dup[: i + 1] = False
-            alive &= ~dup
-    return keep
+            rings = [np.asarray(group[k]["polygon"], float) for k in ks]
+            hull = shapely.convex_hull(
+                shapely.MultiPoint(np.concatenate([r for r in rings if len(r)]))
+            )
+            ring = (
+                np.asarray(hull.exterior.coords)[:-1] if hull.geom_type == "Polygon" else rings[0]
+            )
+            box = [boxes[ks, 0].min(), boxes[ks, 1].min(), boxes[ks, 2].max(), boxes[ks, 3].max()]
+            out.append({**best, "polygon": ring, "bbox_xyxy": [float(v) for v in box],
+                        "parts": len(ks)})  # fmt: skip
+    return out
 
 
 def _rle(ring: np.ndarray, h: int, w: int) -> tuple[str, int]:

@@ -67,13 +67,29 @@ def test_band_windows_follow_a_diagonal_corridor() -> None:
     assert band_windows(np.zeros((45, 80), bool), 16, 720, 1280) == []
 
 
-def test_dedupe_keeps_the_best_of_overlapping_band_results() -> None:
-    a = {"class": "x", "score": 0.9, "bbox_xyxy": [10, 10, 50, 50]}
-    b = {"class": "x", "score": 0.7, "bbox_xyxy": [12, 12, 50, 52]}
-    c = {"class": "y", "score": 0.6, "bbox_xyxy": [12, 12, 50, 52]}
-    d = {"class": "x", "score": 0.8, "bbox_xyxy": [200, 10, 240, 50]}
-    kept = _dedupe([b, a, c, d])
-    assert sorted((k["class"], k["score"]) for k in kept) == [("x", 0.8), ("x", 0.9), ("y", 0.6)]
+def _det(cls: str, score: float, box: list[float]) -> dict[str, object]:
+    x0, y0, x1, y1 = box
+    ring = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
+    return {"class": cls, "score": score, "bbox_xyxy": box, "polygon": ring}
+
+
+def test_one_instance_per_object() -> None:
+    a = _det("x", 0.9, [10, 10, 50, 50])
+    b = _det("x", 0.7, [12, 12, 50, 52])  # the same object again
+    c = _det("y", 0.6, [12, 12, 50, 52])  # another class: kept
+    d = _det("x", 0.8, [200, 10, 240, 50])  # far away: kept
+    e1 = _det("x", 0.5, [300, 100, 340, 160])  # a long patch in two touching fragments
+    e2 = _det("x", 0.6, [302, 162, 338, 230])
+    kept = _dedupe([b, a, c, d, e1, e2])
+    assert sorted((k["class"], k["score"]) for k in kept) == [
+        ("x", 0.6), ("x", 0.8), ("x", 0.9), ("y", 0.6)
+    ]  # fmt: skip
+    merged = next(k for k in kept if k["score"] == 0.6 and k["class"] == "x")
+    assert merged["bbox_xyxy"] == [300.0, 100.0, 340.0, 230.0] and merged["parts"] == 2
+    xs, ys = merged["polygon"][:, 0], merged["polygon"][:, 1]
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (300, 340, 100, 230)
+    best = next(k for k in kept if k["score"] == 0.9)
+    assert best["bbox_xyxy"] == [10.0, 10.0, 50.0, 52.0]
 
 
 def test_crop_box_stays_inside_and_has_a_minimum_size() -> None:
