@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from survey.config import Config
+from survey.errors import SurveyError
 from survey.process.records import StreamPoses, save_json, stream_ids
 from survey.process.select import Selection
 
@@ -101,6 +102,10 @@ def load_suite(cfg: Config, specs: list[str]) -> Any:
         join_gap_px=p.join_gap_px,
         threads=cfg.general.threads or None,
     )
+
+
+class DetectionModelError(SurveyError, RuntimeError):
+    """The RGB model suite cannot be loaded (unknown name, missing or unreadable file)."""
 
 
 def frame_file(sp: StreamPoses, row: int) -> str:
@@ -301,7 +306,16 @@ def detect_rgb(
         )
         summary["models"] = []
     else:
-        suite = load_suite(cfg, specs)
+        from models.errors import ModelError
+
+        try:
+            suite = load_suite(cfg, specs)
+        except ModelError as exc:
+            raise DetectionModelError(
+                f"the RGB models {specs} cannot be loaded: {exc.message} (set [process] models; "
+                "'none' runs without RGB detection)",
+                path=exc.path,
+            ) from exc
         summary["models"] = [m.spec for m in suite.members]
         summary["classes"] = list(suite.class_names)
         if gsd_target <= 0:

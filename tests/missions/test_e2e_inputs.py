@@ -250,3 +250,19 @@ def test_a_flight_with_nothing_found_still_gives_every_output(flight: Path, tmp_
     for name in ("map.html", "report.html", "defects.gpkg"):
         assert (run / name).is_file()
     assert list((run / "exports" / "csv").glob("*.csv"))
+
+
+def test_a_missing_model_stops_at_detect_and_keeps_the_earlier_stages(
+    flight: Path, tmp_path: Path
+) -> None:
+    c = cfg()
+    bad = dataclasses.replace(c, process=dataclasses.replace(c.process, models=["nosuch.pth"]))
+    run = tmp_path / "run"
+    with pytest.raises(PipelineError, match="stage 'detect' failed: .*nosuch.pth.*no such model"):
+        process_flight(flight, run, config=bad)
+    hist = json.loads((run / "run.json").read_text())["runs"]
+    assert [s["status"] for s in hist[0]["stages"]] == ["failed"]  # the failure is recorded
+    for st in ("discover", "poses", "select"):
+        assert (run / "stages" / st / "stage.json").is_file()
+    res = process_flight(flight, run, config=c)  # fixed: the finished stages are not redone
+    assert [r.status for r in res[:3]] == ["skipped"] * 3 and res[3].status == "ran"
