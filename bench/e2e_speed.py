@@ -75,7 +75,7 @@ def bare_model(run: Path, model: str) -> dict[str, Any]:
     for f in frames:
         img = cv2.imread(str(f))
         g = gsd.get(f.parent.name, 0.0)
-        if gsd_target and g and g < gsd_target:
+        if gsd_target and g and g < 0.8 * gsd_target:
             s = g / gsd_target
             img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         t0 = time.perf_counter()
