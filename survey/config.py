@@ -343,7 +343,8 @@ class ProcessConfig:
     detect_gsd_m: float = opt(
         0.0,
         "Frames finer than this ground sample distance (m/px) are resampled to it before\n"
-        "detection (the scale the models were trained at); 0 = analyse at native resolution.",
+        "detection (the scale the models were trained at); 0 = the GSD the model files state\n"
+        "(meta gsd_m), else native resolution.",
     )
     queue_frames: int = opt(
         4, "Decoded frames waiting for the model (bounded queue: memory stays flat)."
