@@ -50,6 +50,8 @@ def _one(pred: Any, name: str, spec: str) -> dict[str, Any]:
         "precision": rep.precision,
         "recall": rep.recall,
         "f1": rep.f1,
+        "best_f1_threshold": rep.meta.get("best_f1_threshold"),
+        "best_f1": rep.meta.get("best_f1"),
         "per_class_mask_AP": {c: r.mask_ap for c, r in per.items()},
         "per_class_recall": {c: r.recall for c, r in per.items()},
         "classes_not_in_model": dropped,

@@ -81,12 +81,51 @@ def shipped_instance_model(name: str = "maskrcnn") -> Path:
     )
 
 
-def package_run(run: str | Path, dest: str | Path, *, meta: dict[str, Any] | None = None) -> Path:
-    """Write a run's best weights as one self-contained fp16 file (config + meta embedded)."""
+def tune_threshold(run: str | Path, specs: Sequence[str] | None = None) -> dict[str, Any]:
+    """The score threshold with the best F1 on validation data (default: the run's own).
+
+    Returns ``{"threshold", "f1", "precision", "recall", "images", "data"}``.
+    """
+    from models.datasets.sources import combine, load_dataset
+    from models.evaluation.validate import evaluate_model
+    from models.predictor import Predictor
+
+    pred = Predictor.from_run(run, score_threshold=0.0)
+    specs = list(specs or pred.cfg.SURVEY.DATASETS.VAL)
+    ds = combine(
+        [load_dataset(s, seed=int(pred.cfg.SURVEY.SEED)) for s in specs], list(pred.class_names)
+    )
+    rep = evaluate_model(pred, ds.records, pred.class_names)
+    best = next(
+        x for x in rep.meta["threshold_sweep"] if x["threshold"] == rep.meta["best_f1_threshold"]
+    )
+    return {
+        **{k: best[k] for k in ("threshold", "f1", "precision", "recall")},
+        "images": rep.n_images,
+        "data": specs,
+    }
+
+
+def package_run(
+    run: str | Path,
+    dest: str | Path,
+    *,
+    meta: dict[str, Any] | None = None,
+    score_threshold: float | None = None,
+) -> Path:
+    """Write a run's best weights as one self-contained fp16 file (config + meta embedded).
+
+    ``score_threshold`` replaces the run's operating threshold (``SURVEY.SCORE_THRESHOLD``).
+    """
     from models.export.exporter import save_weights_fp16
     from models.predictor import load_model
 
     model, cfg = load_model(run)
+    if score_threshold is not None:
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.SURVEY.SCORE_THRESHOLD = float(score_threshold)
+        cfg.freeze()
     info: dict[str, Any] = {
         "source_run": str(run),
         "packaged_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -166,6 +205,7 @@ def train_default_model(
         overrides=overrides,
     )
     train(cfg, run_dir, resume=True, progress=progress)
+    tuned = tune_threshold(run_dir)
     dest = Path(dest) if dest else cache_dir() / SHIPPED_INSTANCE_MODELS["maskrcnn"]
     recipe = {
         **RECIPE,
@@ -174,7 +214,15 @@ def train_default_model(
         "device": device,
     }
     return package_run(
-        run_dir, dest, meta={"recipe": recipe, "sim": list(sim), "sim_val": list(sim_val)}
+        run_dir,
+        dest,
+        meta={
+            "recipe": recipe,
+            "sim": list(sim),
+            "sim_val": list(sim_val),
+            "threshold_tuning": tuned,
+        },
+        score_threshold=tuned["threshold"],
     )
 
 

@@ -11,7 +11,9 @@
 - precision, recall and F1 at the operating threshold: detections scoring at least
   ``score_threshold`` are matched greedily (by score) to unmatched ground truth of the same class
   at IoU >= ``iou_threshold`` (mask IoU when both have masks, else box IoU); overall and per class.
-  Crowd ground truth is ignored, as in COCO.
+  Crowd ground truth is ignored, as in COCO;
+- a sweep of that precision/recall/F1 over score thresholds 0.05-0.95 (``meta``:
+  ``threshold_sweep``, ``best_f1_threshold``), from one greedy matching pass.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from models import rle
 from models.detections import Detections
 from models.evaluation.report import ClassResult, EvalReport
 
-__all__ = ["evaluate", "records_to_coco"]
+__all__ = ["evaluate", "records_to_coco", "threshold_sweep"]
 
 _STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+SWEEP_THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.05, 0.96, 0.05), 2))
 
 
 def _gt_rle(a: dict[str, Any], h: int, w: int) -> dict[str, Any] | None:
@@ -118,42 +121,86 @@ def _iou_matrix(
     return np.asarray(mask_util.iou(db, gb, [0] * len(gb)), np.float64).reshape(len(db), len(gb))
 
 
-def _match(
+def _greedy(
     records: Sequence[dict[str, Any]],
     dets: Sequence[Detections],
     n_classes: int,
-    score_threshold: float,
     iou_threshold: float,
     use_masks: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TP, FP, FN counts per class at the operating threshold."""
-    tp, fp, fn = (np.zeros(n_classes, np.int64) for _ in range(3))
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy matching of all detections (by score, per image and class).
+
+    Returns ``(scores, classes, is_tp, n_gt per class)`` over every detection. Raising the
+    score threshold only drops the tail of each greedy pass, so the matches of the detections
+    above any threshold are the same as if the others had never existed: one pass gives the
+    counts at every threshold.
+    """
+    scores: list[np.ndarray] = []
+    classes: list[np.ndarray] = []
+    hits: list[np.ndarray] = []
+    n_gt = np.zeros(n_classes, np.int64)
     for r, d in zip(records, dets, strict=True):
         h, w = int(r["height"]), int(r["width"])
-        d = d[d.scores >= score_threshold]
         gts = [a for a in r["annotations"] if not a.get("iscrowd", 0)]
         for c in range(n_classes):
             dc = d[d.class_ids == c]
             dc = dc[np.argsort(-dc.scores, kind="stable")]
             gc = [a for a in gts if a["category_id"] == c]
+            n_gt[c] += len(gc)
             if not len(dc):
-                fn[c] += len(gc)
                 continue
-            if not gc:
-                fp[c] += len(dc)
-                continue
-            iou = _iou_matrix(dc, gc, h, w, use_masks and dc.has_masks)
-            taken = np.zeros(len(gc), bool)
-            for i in range(len(dc)):
-                cand = np.where(taken, -1.0, iou[i])
-                j = int(np.argmax(cand))
-                if cand[j] >= iou_threshold:
-                    taken[j] = True
-                    tp[c] += 1
-                else:
-                    fp[c] += 1
-            fn[c] += int((~taken).sum())
-    return tp, fp, fn
+            hit = np.zeros(len(dc), bool)
+            if gc:
+                iou = _iou_matrix(dc, gc, h, w, use_masks and dc.has_masks)
+                taken = np.zeros(len(gc), bool)
+                for i in range(len(dc)):
+                    cand = np.where(taken, -1.0, iou[i])
+                    j = int(np.argmax(cand))
+                    if cand[j] >= iou_threshold:
+                        taken[j] = hit[i] = True
+            scores.append(dc.scores)
+            classes.append(np.full(len(dc), c, np.int64))
+            hits.append(hit)
+    if not scores:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, bool), n_gt
+    return np.concatenate(scores), np.concatenate(classes), np.concatenate(hits), n_gt
+
+
+def _counts(
+    matched: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], n_classes: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TP, FP, FN per class at a score threshold."""
+    scores, classes, hit, n_gt = matched
+    keep = scores >= threshold
+    tp = np.bincount(classes[keep & hit], minlength=n_classes)
+    fp = np.bincount(classes[keep & ~hit], minlength=n_classes)
+    return tp, fp, n_gt - tp
+
+
+def threshold_sweep(
+    matched: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    n_classes: int,
+    thresholds: Sequence[float] | np.ndarray = SWEEP_THRESHOLDS,
+) -> list[dict[str, float]]:
+    """Precision, recall and F1 (all classes pooled) at each score threshold."""
+    out = []
+    for t in thresholds:
+        tp, fp, fn = (int(x.sum()) for x in _counts(matched, n_classes, float(t)))
+        p = tp / (tp + fp) if tp + fp else math.nan
+        r = tp / (tp + fn) if tp + fn else math.nan
+        f1 = 2 * p * r / (p + r) if tp else 0.0
+        out.append(
+            {
+                "threshold": float(t),
+                "precision": p,
+                "recall": r,
+                "f1": f1,
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+            }
+        )
+    return out
 
 
 def evaluate(
@@ -191,8 +238,11 @@ def evaluate(
     box_stats, box_per = _coco_eval(gt, box_res, "bbox", n)
     use_masks = gt_masks and pred_masks
     seg_stats, seg_per = _coco_eval(gt, seg_res, "segm", n) if use_masks else ({}, [math.nan] * n)
-    tp, fp, fn = _match(records, detections, n, score_threshold, iou_threshold, use_masks)
+    matched = _greedy(records, detections, n, iou_threshold, use_masks)
+    tp, fp, fn = _counts(matched, n, score_threshold)
     n_gt = tp + fn
+    sweep = threshold_sweep(matched, n)
+    best = max(sweep, key=lambda x: x["f1"])
     per_class = {
         c: ClassResult(
             box_ap=box_per[k],
@@ -217,4 +267,9 @@ def evaluate(
         fp=int(fp.sum()),
         fn=int(fn.sum()),
         per_class=per_class,
+        meta={
+            "threshold_sweep": sweep,
+            "best_f1_threshold": best["threshold"],
+            "best_f1": best["f1"],
+        },
     )

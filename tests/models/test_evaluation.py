@@ -58,6 +58,10 @@ def test_true_positive_ranked_first_gives_known_ap_precision_recall() -> None:
     assert (r.tp, r.fp, r.fn) == (1, 0, 1) and r.precision == 1.0 and r.recall == 0.5
     r2 = evaluate([rec], [dets], ["spall"], score_threshold=0.5)
     assert (r2.tp, r2.fp, r2.fn) == (1, 1, 1) and r2.precision == 0.5
+    # the sweep: above 0.8 only the true positive remains (F1 2/3), below it F1 is 1/2
+    sweep = {round(x["threshold"], 2): x for x in r2.meta["threshold_sweep"]}
+    assert sweep[0.85]["f1"] == pytest.approx(2 / 3) and sweep[0.5]["f1"] == pytest.approx(0.5)
+    assert sweep[0.95]["tp"] == 0 and r2.meta["best_f1_threshold"] == pytest.approx(0.85)
     assert r.per_class["spall"].mask_ap == pytest.approx(AP_HALF, abs=1e-6)
     assert "spall" in format_report(r)
 
