@@ -8,8 +8,9 @@ frames after a warm-up: the renderer alone (rays, terrain, texture tiles painted
 remap) and the whole video stream (plus sensor model, MP4 encoding, SRT, truth row and COCO
 masks). Tile painting is included, amortised over the frames as in a real run.
 
-``memory`` runs complete simulations (video 1280x720 at 5 fps, RGB stills every 50 m, thermal
-1 Hz) of each length in a fresh process and reports the peak resident memory.
+``memory`` runs complete simulations (video 1280x720 at 5 fps, 4000x3000 RGB stills every
+``--stills-every-m`` (0 = none), thermal 1 Hz) of each length in a fresh process and reports the
+peak resident memory, overall and in each quarter of the run (flat = no growth with length).
 
 Numbers depend on the machine load: the script prints the load average before and after.
 """
@@ -71,10 +72,11 @@ def bench_fps(frames: int, size: str, threads: int) -> dict[str, object]:
     for i in range(warm):
         stream.frame(i, t0 + i / 30.0)
     painted0, paint_s0 = tiles.painted, tiles.paint_s
-    tic = time.perf_counter()
+    tic, cpu0 = time.perf_counter(), time.process_time()
     for i in range(warm, warm + frames):
         stream.frame(i, t0 + i / 30.0)
     full_s = time.perf_counter() - tic
+    full_cpu = time.process_time() - cpu0
     full_painted = tiles.painted - painted0
     full_paint_s = tiles.paint_s - paint_s0
     stream.close()
@@ -86,7 +88,7 @@ def bench_fps(frames: int, size: str, threads: int) -> dict[str, object]:
     tt = t0 + (warm + frames) / 30.0 + 1.0 + np.arange(frames) / 30.0
     poses = camera_poses(traj.sample(tt), ctx.rig.rgb, ctx.rig, asset.grid)
     painted1, paint_s1 = tiles.painted, tiles.paint_s
-    tic = time.perf_counter()
+    tic, cpu0 = time.perf_counter(), time.process_time()
     for k in range(frames):
         r.render(
             CameraPose(
@@ -97,14 +99,17 @@ def bench_fps(frames: int, size: str, threads: int) -> dict[str, object]:
             )
         )
     render_s = time.perf_counter() - tic
+    render_cpu = time.process_time() - cpu0
     return {
         "size": size,
         "frames": frames,
         "opencv_threads": cv2.getNumThreads(),
         "render_only_fps": round(frames / render_s, 1),
+        "render_only_fps_per_cpu_second": round(frames / render_cpu, 1),
         "render_only_tiles_painted": tiles.painted - painted1,
         "render_only_paint_s": round(tiles.paint_s - paint_s1, 2),
         "video_stream_fps": round(frames / full_s, 1),
+        "video_stream_fps_per_cpu_second": round(frames / full_cpu, 1),
         "video_stream_tiles_painted": full_painted,
         "video_stream_paint_s": round(full_paint_s, 2),
         "gsd_m": round(
@@ -121,23 +126,51 @@ def bench_fps(frames: int, size: str, threads: int) -> dict[str, object]:
     }
 
 
-def _child_memory(length: float) -> dict[str, object]:
+def _child_memory(length: float, stills: float) -> dict[str, object]:
+    import threading
+
+    import psutil
+
     from missions.sim.config import SimConfig
     from missions.sim.simulate import simulate_flight
 
     out = Path(tempfile.mkdtemp(prefix="simmem-"))
     cfg = SimConfig(
-        length_m=length, start_m=300.0, video="1280x720@5", stills_every_m=50.0, thermal_every_s=1.0
+        length_m=length,
+        start_m=300.0,
+        video="1280x720@5",
+        stills_every_m=stills,
+        thermal_every_s=1.0,
     )
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    proc = psutil.Process()
+    t0 = time.perf_counter()
+
+    def sample() -> None:
+        while not stop.wait(0.5):
+            samples.append((time.perf_counter() - t0, proc.memory_info().rss / 2**20))
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
     res = simulate_flight(cfg, out)
+    stop.set()
+    th.join()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    end = samples[-1][0] if samples else 1.0
+    quarters = [
+        round(max([m for t, m in samples if q * end / 4 <= t <= (q + 1) * end / 4] or [0.0]), 1)
+        for q in range(4)
+    ]
     return {
         "length_m": length,
+        "stills_every_m": stills,
         "flight_s": round(res.flight_s, 1),
         "frames": res.frames,
         "elapsed_s": round(res.elapsed_s, 1),
         "tiles_painted": res.tiles_painted,
         "peak_rss_mb": round(peak_mb, 1),
+        "peak_rss_mb_by_quarter_of_the_run": quarters,
     }
 
 
@@ -151,9 +184,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="OpenCV threads (0 = its default)")
     ap.add_argument("--lengths", type=float, nargs="+", default=[500.0, 2000.0])
     ap.add_argument("--length", type=float, default=0.0)
+    ap.add_argument("--stills-every-m", type=float, default=50.0)
     a = ap.parse_args()
     if a.what == "_child":
-        print(json.dumps(_child_memory(a.length)))
+        print(json.dumps(_child_memory(a.length, a.stills_every_m)))
         return
     print(f"load average before: {_load()}  (cpus: {os.cpu_count()})", file=sys.stderr)
     if a.what == "fps":
@@ -162,7 +196,15 @@ def main() -> None:
         res = []
         for length in a.lengths:
             out = subprocess.run(
-                [sys.executable, __file__, "_child", "--length", str(length)],
+                [
+                    sys.executable,
+                    __file__,
+                    "_child",
+                    "--length",
+                    str(length),
+                    "--stills-every-m",
+                    str(a.stills_every_m),
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
