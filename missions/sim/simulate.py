@@ -34,8 +34,9 @@ Flight folder layout (paths relative to the folder; times are UTC POSIX seconds 
                                         attitude, absolute gimbal angles, NED velocity)
     truth/trajectory_logged.csv         the logged navigation solution at 10 Hz, by true time
     truth/frames_<camera>.csv           per frame: true capture time, camera-clock time, true
-                                        camera centre and absolute camera angles (gimbal +
-                                        boresight), height above ground, GSD, chainage
+                                        camera centre, absolute camera angles (gimbal +
+                                        boresight) and the quaternion of R_ned_from_cam,
+                                        height above ground, GSD, chainage
     truth/coco_<camera>.json            COCO instance masks (RLE) of every defect visible in
                                         every frame; <camera> = rgb_video, rgb_still, thermal
 

@@ -177,8 +177,14 @@ def test_thermal_dataset(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo(tmp_path: Path) -> None:
+    """``survey demo`` simulates its flights with this simulator and processes them."""
     from missions.cli import demo
 
     r = CliRunner().invoke(demo, ["--out", str(tmp_path / "demo")])
     assert r.exit_code == 0, r.output
-    assert "wrote" in r.output and (tmp_path / "demo" / "truth" / "defects.gpkg").is_file()
+    assert "survey demo finished" in r.output
+    for kind in ("rail", "pipeline"):
+        flight = tmp_path / "demo" / "flights" / kind
+        assert (flight / "truth" / "defects.gpkg").is_file() and (
+            flight / "asset.geojson"
+        ).is_file()
