@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -55,6 +56,15 @@ class RenderResult:
     ground_hit: NDArray[np.bool_]
 
 
+def _bounds(xy: F64) -> tuple[float, float, float, float]:
+    return (
+        float(xy[:, 0].min()),
+        float(xy[:, 1].min()),
+        float(xy[:, 0].max()),
+        float(xy[:, 1].max()),
+    )
+
+
 class Renderer:
     """Renders one camera over a scene's terrain and texture tiles."""
 
@@ -67,7 +77,7 @@ class Renderer:
         *,
         band: str = "rgb",
         step_px: int = 16,
-        max_range_m: float = 1500.0,
+        max_range_m: float = 800.0,
         oversample: float = 1.0,
     ) -> None:
         if band not in ("rgb", "thermal"):
@@ -126,72 +136,135 @@ class Renderer:
         self._level = lvl
         return lvl, g30
 
+    def _vertex_levels(self, pts: F64, hit: NDArray[np.bool_], base: int) -> NDArray[np.int_]:
+        """Texture level per coarse vertex: the frame's level, or coarser where the ground
+        sample distance is at least twice its texel (far parts of oblique views)."""
+        nv, nu = self._shape
+        g = pts[:, :2].reshape(nv, nu, 2)
+        gu = np.linalg.norm(np.gradient(g, axis=1), axis=2)
+        gv = np.linalg.norm(np.gradient(g, axis=0), axis=2)
+        gsd = np.sqrt(gu * gv) / self.step / self.oversample
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lv = np.floor(np.log2(np.maximum(gsd, 1e-9) / self.tiles.base_res_m))
+        top = self.tiles.max_level
+        lv = np.where(np.isfinite(lv), lv, top)
+        lv = np.clip(lv, base, top).astype(np.int_)
+        lv[~hit.reshape(nv, nu)] = top
+        return lv
+
     def render(self, pose: CameraPose, *, ids: bool = False) -> RenderResult:
-        """Render the camera at ``pose`` (and its instance ids when ``ids``)."""
+        """Render the camera at ``pose`` (and its instance ids when ``ids``).
+
+        Each pixel samples the texture level that suits its ground sample distance: the
+        frame's level, and coarser levels for the far rows of oblique views (one mosaic per
+        level, each bounded in size).
+        """
         pts, hit = self.ground_points(pose)
-        level, gsd = self._choose_level(pts, hit)
+        base, gsd = self._choose_level(pts, hit)
         cam = self.camera
         layers = {"rgb"} if self.band == "rgb" else {"temp", "emis"}
         if ids:
             layers.add("ids_rgb" if self.band == "rgb" else "ids_thermal")
-        g = pts[hit, :2]
         nv, nu = self._shape
-        if g.size == 0:
-            return self._empty(level, gsd, pts, hit)
-        bounds = (
-            float(g[:, 0].min()),
-            float(g[:, 1].min()),
-            float(g[:, 0].max()),
-            float(g[:, 1].max()),
-        )
-        mos = self.tiles.mosaic(level, bounds, frozenset(layers))
-        col = (pts[:, 0] - mos.x0) / mos.res - 0.5
-        row = (mos.y_top - pts[:, 1]) / mos.res - 0.5
-        col[~hit] = -1e4
-        row[~hit] = -1e4
-        coarse = np.stack([col.reshape(nv, nu), row.reshape(nv, nu)], axis=-1).astype(np.float32)
-        # bilinear upsampling of both texel coordinates at once (a CV_32FC2 map), then crop
+        if not hit.any():
+            return self._empty(base, gsd, pts, hit)
         st, h, w = self.step, cam.height_px, cam.width_px
-        big = cv2.resize(coarse, (nu * st, nv * st), interpolation=cv2.INTER_LINEAR)
-        maps = big[st : st + h, st : st + w]
-        out = RenderResult(None, None, None, None, level, gsd, pts[:, :2], hit)
-        if self.band == "rgb":
-            out.image = cv2.remap(
-                mos.layers["rgb"],
-                maps,
-                None,
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=SKY_BGR,
+        lv = self._vertex_levels(pts, hit, base)
+        hh = hit.reshape(nv, nu)
+        levels = sorted(set(np.unique(lv[hh]).tolist()))
+        g = pts[:, :2].reshape(nv, nu, 2)
+        out = RenderResult(None, None, None, None, base, gsd, pts[:, :2], hit)
+        out_layers = self._alloc(ids)
+
+        def upsample(coarse: F64) -> NDArray[np.float32]:
+            """Bilinear upsampling of a coarse 2-channel grid to every pixel (then cropped)."""
+            c32 = coarse.reshape(nv, nu, 2).astype(np.float32)
+            big = cv2.resize(c32, (nu * st, nv * st), interpolation=cv2.INTER_LINEAR)
+            return big[st : st + h, st : st + w]
+
+        if len(levels) == 1:
+            # one level: texel coordinates on the coarse grid, upsampled straight into the map
+            mos = self.tiles.mosaic(levels[0], _bounds(g[hh]), frozenset(layers))
+            tex = np.stack(
+                [(pts[:, 0] - mos.x0) / mos.res - 0.5, (mos.y_top - pts[:, 1]) / mos.res - 0.5], -1
             )
+            tex[~hit] = -1e4  # off the mosaic: sky
+            self._sample(mos, upsample(tex), out_layers, 0, h, None)
         else:
-            out.temp_c = cv2.remap(
-                mos.layers["temp"],
-                maps,
-                None,
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=-40.0,
+            # several levels: ground offsets from the camera (metres; float32 holds 0.1 mm at
+            # these ranges) upsampled once, then per level a band of rows and its own mosaic
+            rel = np.stack([pts[:, 0] - pose.x_m, pts[:, 1] - pose.y_m], axis=-1)
+            rel[~hit] = 1e7  # far-away sentinel: sky
+            full = upsample(rel)
+            lv_full = cv2.resize(
+                lv.astype(np.uint8), (nu * st, nv * st), interpolation=cv2.INTER_NEAREST
             )
-            out.emissivity = cv2.remap(
-                mos.layers["emis"],
-                maps,
-                None,
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=1.0,
-            )
+            lv_full = lv_full[st : st + h, st : st + w]
+            k3 = np.ones((3, 3), np.uint8)
+            for level in levels:
+                sel = lv_full == level
+                rows = np.flatnonzero(sel.any(axis=1))
+                if rows.size == 0:
+                    continue
+                r0, r1 = int(rows[0]), int(rows[-1]) + 1
+                near = cv2.dilate((lv == level).astype(np.uint8), k3).astype(bool) & hh
+                mos = self.tiles.mosaic(level, _bounds(g[near]), frozenset(layers))
+                band = full[r0:r1]
+                maps = np.empty(band.shape, np.float32)
+                inv = np.float32(1.0 / mos.res)
+                maps[..., 0] = (band[..., 0] + np.float32(pose.x_m - mos.x0)) * inv - np.float32(
+                    0.5
+                )
+                maps[..., 1] = (np.float32(mos.y_top - pose.y_m) - band[..., 1]) * inv - np.float32(
+                    0.5
+                )
+                self._sample(mos, maps, out_layers, r0, r1, sel[r0:r1])
+        out.image = out_layers.get("rgb")
+        out.temp_c = out_layers.get("temp")
+        out.emissivity = out_layers.get("emis")
+        out.ids = out_layers.get("ids")
+        return out
+
+    def _alloc(self, ids: bool) -> dict[str, NDArray[Any]]:
+        h, w = self.camera.height_px, self.camera.width_px
+        if self.band == "rgb":
+            d: dict[str, NDArray[Any]] = {"rgb": np.empty((h, w, 3), np.uint8)}
+        else:
+            d = {"temp": np.empty((h, w), np.float32), "emis": np.empty((h, w), np.float32)}
         if ids:
-            name = "ids_rgb" if self.band == "rgb" else "ids_thermal"
-            out.ids = cv2.remap(
+            d["ids"] = np.empty((h, w), np.uint16)
+        return d
+
+    def _sample(
+        self,
+        mos: Any,
+        maps: NDArray[np.float32],
+        out: dict[str, NDArray[Any]],
+        r0: int,
+        r1: int,
+        mask: NDArray[np.bool_] | None,
+    ) -> None:
+        """Remap each layer of ``mos`` for rows r0:r1 into ``out`` (only ``mask`` pixels)."""
+        specs = {
+            "rgb": ("rgb", cv2.INTER_LINEAR, SKY_BGR),
+            "temp": ("temp", cv2.INTER_LINEAR, -40.0),
+            "emis": ("emis", cv2.INTER_LINEAR, 1.0),
+            "ids": ("ids_rgb" if self.band == "rgb" else "ids_thermal", cv2.INTER_NEAREST, 0),
+        }
+        for key, arr in out.items():
+            name, interp, border = specs[key]
+            res = cv2.remap(
                 mos.layers[name],
                 maps,
                 None,
-                cv2.INTER_NEAREST,
+                interp,
                 borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0,
+                borderValue=border,
             )
-        return out
+            if mask is None:
+                arr[r0:r1] = res
+            else:
+                np.copyto(arr[r0:r1], res, where=mask[..., None] if res.ndim == 3 else mask)
 
     def _empty(self, level: int, gsd: float, pts: F64, hit: NDArray[np.bool_]) -> RenderResult:
         h, w = self.camera.height_px, self.camera.width_px

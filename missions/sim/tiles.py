@@ -23,6 +23,8 @@ __all__ = ["Mosaic", "TileCache"]
 
 log = logging.getLogger(__name__)
 _LAYERS = ("rgb", "temp", "emis", "ids_rgb", "ids_thermal")
+#: Mosaics kept (several cameras, several levels per oblique frame).
+MAX_MOSAICS = 8
 
 
 @dataclass
@@ -132,6 +134,7 @@ class TileCache:
         key = (level, layers)
         m = self._mosaics.get(key)
         if m is not None and m.covers(ix0, ix1, iy0, iy1):
+            self._mosaics[key] = self._mosaics.pop(key)  # most recently used last
             return m
         n = self.tile_px
         nx, ny = ix1 - ix0 + 1, iy1 - iy0 + 1
@@ -148,9 +151,8 @@ class TileCache:
                         out[name] = np.empty((ny * n, nx * n) + arr.shape[2:], arr.dtype)
                     out[name][r0 : r0 + n, c0 : c0 + n] = arr
         self._mosaics.pop(key, None)
-        # keep at most one mosaic per layer set (the others are stale levels)
-        for k in [k for k in self._mosaics if k[1] == layers]:
-            del self._mosaics[k]
         m = Mosaic(level, self.res(level), ix0 * t, (iy1 + 1) * t, (ix0, ix1), (iy0, iy1), out)
         self._mosaics[key] = m
+        while len(self._mosaics) > MAX_MOSAICS:  # oldest first (dicts keep insertion order)
+            del self._mosaics[next(iter(self._mosaics))]
         return m

@@ -178,3 +178,23 @@ def test_levels_agree(marker_scene) -> None:
     assert np.abs(down - coarse.rgb).mean() < 8.0
     tdown = cv2.resize(fine.temp, (128, 128), interpolation=cv2.INTER_AREA)
     assert np.abs(tdown - coarse.temp).mean() < 0.6
+
+
+def test_horizon_view_uses_coarser_levels_far_away(marker_scene) -> None:  # noqa: ANN001
+    """Pitch -8 deg: the upper rows see the sky, the far field samples coarse levels, so the
+    number of painted tiles stays small."""
+    from missions.sim.render import SKY_BGR
+
+    sc = marker_scene
+    cam = CameraModel.preset("rgb-video-720").scaled(320, 180)
+    tiles = TileCache(Painter(sc), paint_layers=frozenset({"rgb"}))
+    r = Renderer(cam, sc.terrain, sc.asset.grid, tiles, band="rgb")
+    c = sc.asset.corridor.to_world(100.0, 0.0)
+    z = float(sc.terrain.height(c[0], c[1])) + 30.0
+    res = r.render(CameraPose(float(c[0]), float(c[1]), z, camera_rotation(40.0, -8.0, 0.0)))
+    assert res.image is not None
+    top, bottom = res.image[:5], res.image[-5:]
+    assert (top == SKY_BGR).all(axis=-1).mean() > 0.9
+    assert (bottom == SKY_BGR).all(axis=-1).mean() == 0.0
+    assert tiles.painted < 120
+    assert len({k[0] for k in tiles._mosaics}) >= 2  # several levels in one frame
