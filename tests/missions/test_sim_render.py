@@ -180,7 +180,7 @@ def test_levels_agree(marker_scene) -> None:
     assert np.abs(tdown - coarse.temp).mean() < 0.6
 
 
-def test_horizon_view_uses_coarser_levels_far_away(marker_scene) -> None:  # noqa: ANN001
+def test_horizon_view_uses_coarser_levels_far_away(marker_scene) -> None:
     """Pitch -8 deg: the upper rows see the sky, the far field samples coarse levels, so the
     number of painted tiles stays small."""
     from missions.sim.render import SKY_BGR
