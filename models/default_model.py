@@ -35,8 +35,14 @@ __all__ = [
 ]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-#: shipped name -> file in models/weights (or the cache)
-SHIPPED_INSTANCE_MODELS: dict[str, str] = {"maskrcnn": "maskrcnn_default.pth"}
+#: shipped name -> file in models/weights (or the cache); ``rail``: the rail-defect detector
+#: trained on simulated flights by ``bench/e2e_train_detector.py`` (survey process, demo)
+SHIPPED_INSTANCE_MODELS: dict[str, str] = {
+    "maskrcnn": "maskrcnn_default.pth",
+    "rail": "rail_sim_maskrcnn.pth",
+}
+#: how to make a shipped model that an installation lacks
+_MAKE = {"rail": "`python bench/e2e_train_detector.py --dest models/weights/rail_sim_maskrcnn.pth`"}
 
 RECIPE: dict[str, Any] = {
     "preset": "mask_rcnn_R18_FPN_jetson",
@@ -74,9 +80,11 @@ def shipped_instance_model(name: str = "maskrcnn") -> Path:
     for d in (WEIGHTS_DIR, cache_dir()):
         if (d / fname).is_file():
             return d / fname
+    how = _MAKE.get(
+        name, "`python -m models.default_model --shared ../shared/data` (trains and caches it)"
+    )
     raise RunNotFoundError(
-        f"the shipped model {name!r} is not installed; make it with "
-        "`python -m models.default_model --shared ../shared/data` (trains and caches it)",
+        f"the shipped model {name!r} is not installed; make it with {how}",
         path=WEIGHTS_DIR / fname,
     )
 

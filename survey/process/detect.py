@@ -42,14 +42,14 @@ DUP_IOU, DUP_IOS = 0.3, 0.6
 MERGE_GAP_PX = 4.0
 
 
-#: RGB defect classes of each asset kind (DOMAIN.md): "auto" picks models that know them
+#: RGB defect classes proper to each asset kind (DOMAIN.md; "vegetation" belongs to both):
+#: "auto" picks the shipped model that knows most of them
 KIND_CLASSES: dict[str, frozenset[str]] = {
     "rail": frozenset({"broken_rail", "missing_fastener", "sleeper_defect", "rail_head_damage",
-                       "ballast_defect", "vegetation", "drainage", "obstruction",
-                       "joint_defect", "corrugation"}),
+                       "ballast_defect", "drainage", "obstruction", "joint_defect",
+                       "corrugation"}),
     "pipeline": frozenset({"coating_corrosion", "exposed_pipe", "third_party_activity",
-                           "vegetation_stress", "vegetation", "erosion_subsidence",
-                           "surface_steam_water"}),
+                           "vegetation_stress", "erosion_subsidence", "surface_steam_water"}),
 }  # fmt: skip
 
 
@@ -62,17 +62,18 @@ def shipped_models_for(kind: str) -> list[str]:
     from models.semseg.suite import embedded_config_text, resolve_model
     from models.weights import SHIPPED
 
-    out = []
-    for name in [*SHIPPED_INSTANCE_MODELS, *SHIPPED]:
+    found: list[tuple[int, int, str]] = []
+    for k, name in enumerate(dict.fromkeys([*SHIPPED_INSTANCE_MODELS, *SHIPPED])):
         try:
             text = embedded_config_text(resolve_model(name)) or ""
         except ModelError:
             continue  # not installed
         doc = yaml.safe_load(text) or {}
         classes = set((doc.get("SURVEY") or {}).get("CLASSES") or [])
-        if classes & KIND_CLASSES.get(kind, frozenset()) and name not in out:
-            out.append(name)
-    return out[:1]
+        n = len(classes & KIND_CLASSES.get(kind, frozenset()))
+        if n:
+            found.append((-n, k, name))
+    return [min(found)[2]] if found else []
 
 
 def model_specs(cfg: Config, asset_kind: str) -> list[str]:
