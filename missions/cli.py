@@ -79,10 +79,19 @@ def _fail(exc: MissionError) -> click.ClickException:
     default=None,
     help="Scale of the defect rates (default 1).",
 )
-@click.option("--start-time", "start_time_utc", default=None,
-              help="UTC time of the first frame, ISO 8601 (default: a fixed date).")
-@click.option("--camera-tz-h", "camera_utc_offset_h", type=float, default=None,
-              help="Time zone (hours from UTC) of the cameras' wall clock in SRT/EXIF (default 0).")
+@click.option(
+    "--start-time",
+    "start_time_utc",
+    default=None,
+    help="UTC time of the first frame, ISO 8601 (default: a fixed date).",
+)
+@click.option(
+    "--camera-tz-h",
+    "camera_utc_offset_h",
+    type=float,
+    default=None,
+    help="Time zone (hours from UTC) of the cameras' wall clock in SRT/EXIF (default 0).",
+)
 @click.option(
     "--plan",
     "plan_path",

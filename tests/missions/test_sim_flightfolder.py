@@ -152,7 +152,7 @@ def test_photos_carry_exif_gps_subseconds_and_dji_xmp(small_flight) -> None:
 
 
 @pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
-def test_exiftool_reads_the_photo_tags(small_flight) -> None:  # noqa: ANN001
+def test_exiftool_reads_the_photo_tags(small_flight) -> None:
     """exiftool (the reference reader) sees EXIF GPS equal to the DJI XMP position, the
     sub-second capture time with its offset, and the gimbal tags."""
     _, folder = small_flight
@@ -160,16 +160,29 @@ def test_exiftool_reads_the_photo_tags(small_flight) -> None:  # noqa: ANN001
     out = json.loads(
         subprocess.run(
             ["exiftool", "-j", "-n", "-G1", str(folder / f["file"])],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     )[0]
-    assert out["GPS:GPSLatitude"] == pytest.approx(float(out["XMP-drone-dji:GPSLatitude"]), abs=2e-7)
-    assert out["GPS:GPSLongitude"] == pytest.approx(float(out["XMP-drone-dji:GPSLongitude"]), abs=2e-7)
+    assert out["GPS:GPSLatitude"] == pytest.approx(
+        float(out["XMP-drone-dji:GPSLatitude"]), abs=2e-7
+    )
+    assert out["GPS:GPSLongitude"] == pytest.approx(
+        float(out["XMP-drone-dji:GPSLongitude"]), abs=2e-7
+    )
     stamp = dt.datetime.strptime(out["Composite:SubSecDateTimeOriginal"], "%Y:%m:%d %H:%M:%S.%f%z")
     assert stamp.timestamp() == pytest.approx(float(f["t_camera_s"]), abs=0.0011)
-    assert float(out["XMP-drone-dji:GimbalPitchDegree"]) == pytest.approx(float(f["gimbal_pitch_deg"]), abs=0.6)
-    for key in ("XMP-drone-dji:RelativeAltitude", "XMP-drone-dji:GimbalYawDegree", "ExifIFD:FocalLength",
-                "XMP-drone-dji:LRFTargetDistance", "XMP-drone-dji:FlightYawDegree"):
+    assert float(out["XMP-drone-dji:GimbalPitchDegree"]) == pytest.approx(
+        float(f["gimbal_pitch_deg"]), abs=0.6
+    )
+    for key in (
+        "XMP-drone-dji:RelativeAltitude",
+        "XMP-drone-dji:GimbalYawDegree",
+        "ExifIFD:FocalLength",
+        "XMP-drone-dji:LRFTargetDistance",
+        "XMP-drone-dji:FlightYawDegree",
+    ):
         assert key in out, key
 
 
