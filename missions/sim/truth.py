@@ -141,6 +141,10 @@ def write_truth(
                 "thermal_camera": nav.errors.thermal_clock_offset_s,
                 "log": nav.errors.log_clock_offset_s,
             },
+            "camera_minus_log_s": {
+                "rgb_camera": nav.errors.rgb_clock_offset_s - nav.errors.log_clock_offset_s,
+                "thermal_camera": nav.errors.thermal_clock_offset_s - nav.errors.log_clock_offset_s,
+            },
             "rule": "a clock reads true UTC + its offset; camera files show their camera clock in "
             "the camera's wall-clock zone (camera_utc_offset_h)",
             "boot_utc_s": logs["boot_utc_s"],
