@@ -150,3 +150,21 @@ def test_export_rejects_bad_requests(exported: dict, tmp_path: Path) -> None:
         export_model(exported["run"], tmp_path, formats=["tflite"])
     with pytest.raises(ExportError, match="multiple of 32"):
         export_model(exported["run"], tmp_path, size=100, formats=["onnx"])
+
+
+def test_shipped_default_model_loads_with_its_recipe() -> None:
+    import torch
+
+    from models.default_model import shipped_instance_model
+    from models.predictor import Predictor
+
+    path = shipped_instance_model("maskrcnn")
+    assert path.stat().st_size < 50 * 2**20  # fp16, shipped in the package
+    blob = torch.load(str(path), map_location="cpu", weights_only=True)
+    meta = json.loads(blob["meta"])
+    assert meta["recipe"]["preset"] == "mask_rcnn_R18_FPN_jetson" and "threshold_tuning" in meta
+    p = Predictor.from_run("maskrcnn")
+    assert p.class_names[0] == "crack" and "vegetation" in p.class_names
+    assert p.score_threshold == pytest.approx(meta["threshold_tuning"]["threshold"])
+    d = p(np.full((256, 256, 3), 90, np.uint8))  # a featureless frame: nothing confident
+    assert len(d) == 0
