@@ -122,3 +122,28 @@ def test_box_only_data_trains_without_masks_and_mixed_is_an_error(
     )
     with pytest.raises(DatasetError, match="boxes only"):
         train(cfg, tmp_path / "mixed", progress=False)
+
+
+def test_best_checkpoint_never_becomes_the_resume_point(tmp_path: Path) -> None:
+    """model_best.pth holds weights only: resuming from it would restart at iteration 0."""
+    import torch
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    from models.training.hooks import BestCheckpointer
+
+    model = torch.nn.Linear(2, 1)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    best = BestCheckpointer(model, fresh, "f1")
+    best.update(10, {"f1": 0.5})  # best before any periodic checkpoint: nothing to resume from
+    assert (fresh / "model_best.pth").is_file() and not (fresh / "last_checkpoint").exists()
+
+    run = tmp_path / "run"
+    run.mkdir()
+    DetectionCheckpointer(model, str(run)).save("model_0000009", iteration=9)
+    best = BestCheckpointer(model, run, "f1")
+    best.update(10, {"f1": 0.5})
+    best.update(20, {"f1": 0.4})  # worse: not saved
+    assert (run / "last_checkpoint").read_text() == "model_0000009.pth"
+    assert torch.load(run / "model_best.pth", weights_only=True)["iteration"] == 10
+    assert json.loads((run / "eval" / "best.json").read_text())["value"] == 0.5
