@@ -157,7 +157,7 @@ def _many(
         )  # fmt: skip
         for f, n in zip(flight_dirs, names, strict=True)
     ]
-    results = run_jobs(process_job, jobs, config=cfg, scheduler=scheduler, workers=workers)  # type: ignore[arg-type]
+    results = run_jobs(process_job, jobs, config=cfg, scheduler=scheduler, workers=workers)
     rows = []
     for r in results:
         row = {"flight": r.job.flight_dir, "run": r.job.run_dir, "ok": r.ok,

@@ -163,7 +163,7 @@ class FlightFolder:
             )
         for kind in ("still", "thermal"):
             groups: dict[str, list[MediaFile]] = {}
-            for m in self.of_kind(kind):  # type: ignore[arg-type]
+            for m in self.of_kind(kind):
                 groups.setdefault(m.camera, []).append(m)
             for j, (cam, files) in enumerate(sorted(groups.items())):
                 sync = (
@@ -174,7 +174,7 @@ class FlightFolder:
                 out.append(
                     MediaStream(
                         f"{kind}s{j + 1}" if kind == "still" else f"thermal{j + 1}",
-                        kind,  # type: ignore[arg-type]
+                        kind,
                         tuple(files),
                         cam,
                         "log" if has_log else "media",
@@ -376,7 +376,7 @@ def describe_flight_dir(path: Path) -> dict[str, Any] | None:
                        f"clock: {s.sync}")  # fmt: skip
     return {
         "kind": "flight_folder",
-        "media": {k: len(flight.of_kind(k)) for k in ("video", "still", "thermal")},  # type: ignore[arg-type]
+        "media": {k: len(flight.of_kind(k)) for k in ("video", "still", "thermal")},
         "logs": [f"{lf.path.relative_to(flight.root)} ({lf.kind})" for lf in flight.logs],
         "reference_log": str(ref.path.relative_to(flight.root)) if ref else None,
         "asset": str(flight.asset.relative_to(flight.root)) if flight.asset else None,

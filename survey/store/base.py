@@ -180,7 +180,7 @@ class DefectStore(ABC):
         """One defect by id (:class:`DefectNotFoundError` when absent)."""
         ds = self.read_defects()
         try:
-            return ds[ds.index_of(defect_id)]  # type: ignore[no-any-return]
+            return ds[ds.index_of(defect_id)]
         except KeyError:
             raise DefectNotFoundError(f"no defect {defect_id!r} in run {self.run_id!r}") from None
 

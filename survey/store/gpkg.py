@@ -302,7 +302,7 @@ class GeoPackageStore(DefectStore):
         one = DefectSet.from_frame(
             self._read_frame("defects", where=f"defect_id = '{quoted}'"), source=self.url
         )
-        return one.apply_reviews(self.reviews(review.defect_id))[0]  # type: ignore[no-any-return]
+        return one.apply_reviews(self.reviews(review.defect_id))[0]
 
     def reviews(self, defect_id: str | None = None) -> list[Review]:
         sql = "SELECT defect_id, decision, reviewer, decided_t_s, comment, severity FROM review_log WHERE run_id = ?"

@@ -339,7 +339,7 @@ class PostGISStore(DefectStore):
         one = DefectSet.from_frame(frame, source=self.url).apply_reviews(
             self.reviews(review.defect_id)
         )
-        return one[0]  # type: ignore[no-any-return]
+        return one[0]
 
     def reviews(self, defect_id: str | None = None) -> list[Review]:
         sql = (
