@@ -38,7 +38,7 @@ def utm_epsg(lon_deg: float, lat_deg: float) -> int:
 
 
 @lru_cache(maxsize=16)
-def _transformers(epsg: int):  # type: ignore[no-untyped-def]
+def _transformers(epsg: int):
     from pyproj import Transformer
 
     fwd = Transformer.from_crs(4326, epsg, always_xy=True)
@@ -88,7 +88,7 @@ class MetricFrame:
         return _transform(inv, x_m, y_m)
 
 
-def _transform(tr, a: ArrayLike, b: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:  # type: ignore[no-untyped-def]
+def _transform(tr, a: ArrayLike, b: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     a2, b2 = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
     if a2.size == 1:  # pyproj treats one-element arrays as scalars (and warns)
         u, v = tr.transform(float(a2.reshape(-1)[0]), float(b2.reshape(-1)[0]))

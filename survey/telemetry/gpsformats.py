@@ -94,9 +94,9 @@ def read_gpx(path: str | Path) -> PoseTrack:
     if missing_time:
         warnings.append(f"{missing_time} GPX points without <time>")
     la, lo = np.array(lat), np.array(lon)
-    tt, order = _time_order(np.array(t), warnings)
+    ts, order = _time_order(np.array(t), warnings)
     return PoseTrack.build(
-        tt,
+        ts,
         lat_deg=la,
         lon_deg=lo,
         alt_m=np.array(ele),
@@ -131,11 +131,11 @@ def read_kml(path: str | Path) -> PoseTrack:
             raise TelemetryFormatError(
                 f"gx:Track has {len(whens)} <when> but {len(cs)} <gx:coord>", path=p
             )
-        for w, c in zip(whens, cs, strict=True):
+        for w, ce in zip(whens, cs, strict=True):
             tt = parse_wall_clock(w.text or "")
             t.append(np.nan if tt is None else tt[0])
             zones.add(None if tt is None else tt[1])
-            coords.append([float(v) for v in (c.text or "").split()])  # lon lat alt
+            coords.append([float(v) for v in (ce.text or "").split()])  # lon lat alt
     if not t:
         for pm in (e for e in root.iter() if _local(e.tag) == "Placemark"):
             when = next((e.text for e in pm.iter() if _local(e.tag) == "when"), None)
@@ -161,9 +161,9 @@ def read_kml(path: str | Path) -> PoseTrack:
     if alt_ref is None:
         warnings.append(f"altitudeMode {alt_mode}: altitudes ignored")
         c[:, 2] = np.nan
-    tt, order = _time_order(np.array(t), warnings)
+    ts, order = _time_order(np.array(t), warnings)
     return PoseTrack.build(
-        tt,
+        ts,
         lat_deg=c[:, 1],
         lon_deg=c[:, 0],
         alt_m=c[:, 2],

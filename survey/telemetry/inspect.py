@@ -55,7 +55,7 @@ def summarize_track(track: PoseTrack) -> dict[str, Any]:
             v = getattr(track, name)
             out.setdefault("attitude_deg", {})[label] = [_r(np.nanmin(v), 2), _r(np.nanmax(v), 2)]
     if track.gimbal_mode != "none":
-        g = {"mode": track.gimbal_mode}
+        g: dict[str, Any] = {"mode": track.gimbal_mode}
         for name, label in (
             ("gimbal_yaw_deg", "yaw"),
             ("gimbal_pitch_deg", "pitch"),

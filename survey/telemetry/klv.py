@@ -168,7 +168,7 @@ def read_klv(path: str | Path) -> PoseTrack:
             path=p,
             where="offset 0",
         )
-    texts = {
+    texts: dict[str, str] = {
         k: str(r[k])
         for r in rows
         for k in ("mission_id", "tail_number", "platform", "sensor")

@@ -225,12 +225,12 @@ def estimate_offset_by_correlation(
     span = 2 * max_lag_s
     if span / step > 4000:
         coarse = span / 2000
-        lags = np.arange(-max_lag_s, max_lag_s + coarse, coarse)
+        lags = np.arange(-max_lag_s, max_lag_s + coarse, coarse, dtype=np.float64)
         r = _pearson_lags(ta, a, tb, b, lags, need)
         centre = float(lags[int(np.argmax(r))])
-        lags = np.arange(centre - 2 * coarse, centre + 2 * coarse + step, step)
+        lags = np.arange(centre - 2 * coarse, centre + 2 * coarse + step, step, dtype=np.float64)
     else:
-        lags = np.arange(-max_lag_s, max_lag_s + step, step)
+        lags = np.arange(-max_lag_s, max_lag_s + step, step, dtype=np.float64)
     r = _pearson_lags(ta, a, tb, b, lags, need)
     if not np.isfinite(r).any():
         raise TimeSyncError("the series do not overlap enough at any lag")
@@ -239,7 +239,7 @@ def estimate_offset_by_correlation(
     half = ta.size // 2
     halves = []
     for sl in (slice(0, half), slice(half, None)):
-        lh = np.arange(lag - 5 * step, lag + 5 * step + step / 2, step)
+        lh = np.arange(lag - 5 * step, lag + 5 * step + step / 2, step, dtype=np.float64)
         rh = _pearson_lags(ta[sl], a[sl], tb, b, lh, max(5, int(0.8 * ta[sl].size)))
         if np.isfinite(rh).any():
             halves.append(_peak(lh, rh)[0])

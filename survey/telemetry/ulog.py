@@ -117,9 +117,9 @@ def read_ulog(path: str | Path) -> PoseTrack:
             (
                 gps_t,
                 {
-                    "lat_deg": np.where(ok, gps_lat, np.nan),
-                    "lon_deg": np.where(ok, gps_lon, np.nan),
-                    "alt_m": np.where(ok, gps_alt, np.nan),
+                    "lat_deg": np.where(ok, gps_lat, np.nan),  # type: ignore[arg-type]
+                    "lon_deg": np.where(ok, gps_lon, np.nan),  # type: ignore[arg-type]
+                    "alt_m": np.where(ok, gps_alt, np.nan),  # type: ignore[arg-type]
                     "speed_mps": speed if speed is not None else np.full(gps_t.size, np.nan),
                 },
             )
