@@ -65,7 +65,7 @@ class ConfigError(SurveyError, ValueError):
 def opt(default: Any, help: str, **kw: Any) -> Any:
     """A dataclass field with a default and a help text (written as a comment in TOML)."""
     if isinstance(default, list | dict):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
     return field(default=default, metadata={"help": help}, **kw)
 
 
@@ -103,7 +103,8 @@ class TelemetryConfig:
         "glitch (not dropped) and not interpolated through.",
     )
     max_vertical_speed_mps: float = opt(
-        15.0, "Fastest plausible climb or descent (m/s); faster altitude jumps are flagged as spikes."
+        15.0,
+        "Fastest plausible climb or descent (m/s); faster altitude jumps are flagged as spikes.",
     )
     position_tolerance_m: float = opt(
         10.0,

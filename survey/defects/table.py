@@ -46,11 +46,11 @@ class _Table:
             n = len(geometry)
         else:
             n = len(columns[self.KEY]) if self.KEY in columns else 0
-        defaults = {f.name: f.default for f in dataclasses.fields(self.RECORD)}  # type: ignore[arg-type]
+        defaults = {f.name: f.default for f in dataclasses.fields(self.RECORD)}
         self._cols: dict[str, np.ndarray] = {}
         for f in stored:
             if f.name in columns:
-                arr = np.asarray(columns[f.name], dtype=_NP_KIND[f.kind])
+                arr: np.ndarray = np.asarray(columns[f.name], dtype=_NP_KIND[f.kind])
             else:
                 d = defaults[f.name]
                 fill = d if d is not dataclasses.MISSING else ("" if f.kind == "str" else _NAN)
@@ -82,7 +82,7 @@ class _Table:
         if type(other) is not type(self) or len(other) != len(self):
             return False
         for k, a in self._cols.items():
-            b = other._cols[k]  # type: ignore[attr-defined]
+            b = other._cols[k]
             same = (a == b) | (_isnan(a) & _isnan(b)) if a.dtype.kind == "f" else a == b
             if not np.all(same):
                 return False
@@ -176,7 +176,7 @@ class _Table:
         missing = [f.name for f in cls.FIELDS if not f.derived and f.name not in frame.columns]
         if missing:
             raise DefectError(f"missing fields {missing}", path=source, where=cls.__name__)
-        defaults = {f.name: f.default for f in dataclasses.fields(cls.RECORD)}  # type: ignore[arg-type]
+        defaults = {f.name: f.default for f in dataclasses.fields(cls.RECORD)}
         cols: dict[str, np.ndarray] = {}
         for f in cls.FIELDS:
             if f.derived:
@@ -266,8 +266,8 @@ class DefectSet(_Table):
     def apply_reviews(self, reviews: Sequence[Review]) -> DefectSet:
         """A copy with each defect's latest review (by time) written into its review fields."""
         latest: dict[str, Review] = {}
-        for r in sorted(reviews, key=lambda r: r.decided_t_s):
-            latest[r.defect_id] = r
+        for rev in sorted(reviews, key=lambda r: r.decided_t_s):
+            latest[rev.defect_id] = rev
         cols = {
             k: self._cols[k].copy()
             for k in ("decision", "reviewer", "decided_t_s", "review_comment", "reviewed_severity")

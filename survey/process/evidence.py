@@ -42,7 +42,7 @@ def _candidates(run_dir: Path, cfg: Config, asset: Any, kinds: tuple[str, ...]) 
     return out
 
 
-def _best_view(cands: list[Any], x: float, y: float) -> tuple[Any, Any, int, float, float] | None:
+def _best_view(cands: list[Any], x: float, y: float) -> tuple[Any, int, float, float] | None:
     import shapely
 
     pt = shapely.Point(x, y)
@@ -61,7 +61,7 @@ def _best_view(cands: list[Any], x: float, y: float) -> tuple[Any, Any, int, flo
         k = int(np.argmin(score))
         if np.isfinite(score[k]) and (best is None or score[k] < best[0]):
             best = (float(score[k]), sp, int(rows[k]), float(u[k]), float(v[k]))
-    return None if best is None else best[1:]  # type: ignore[return-value]
+    return None if best is None else best[1:]
 
 
 def cross_evidence(

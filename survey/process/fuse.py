@@ -180,8 +180,9 @@ def fuse_sightings(
     recs: list[dict[str, Any]] = []
     det_defect = np.full(len(s), "", dtype=object)
     lon, lat = frame.to_lonlat(xs, ys) if n else (np.zeros(0), np.zeros(0))
-    order = np.lexsort((xs, np.nan_to_num(ref.chainage_m, nan=1e12))) if n else []
+    order = np.lexsort((xs, np.nan_to_num(ref.chainage_m, nan=1e12))) if ref is not None else []
     for k in order:
+        assert ref is not None  # order is empty when there is no row to reference
         d = rows[int(k)]
         best = d["rgb_best"] if d["rgb_best"] is not None else d["th_best"]
         poly = s.polygon[best]

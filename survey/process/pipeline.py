@@ -66,7 +66,9 @@ def _subset(pc: ProcessConfig, keys: tuple[str, ...]) -> dict[str, Any]:
     out = {}
     for k in keys:
         v = getattr(pc, k)
-        out[k] = dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+        out[k] = (
+            dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+        )
     return out
 
 

@@ -383,7 +383,7 @@ def compute_poses(
         sp.save(out)
         after = np.char.find(sp.reason.astype(str), "after the last sample") >= 0
         if refd is not None and after.any() and sp.sync.get("method") != "failed":
-            dt = float(np.nanmax(sp.t_s[after]) - np.nanmax(ref.t_s))
+            dt = float(np.nanmax(sp.t_s[after]) - np.nanmax(refd[1].t_s))
             warnings.append(
                 f"{refd[0].path}: the log ends {dt:.1f} s before the last frame of "
                 f"{s.stream_id} ({int(after.sum())} frames after its end: a truncated or "
