@@ -36,7 +36,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SWEEP_THRESHOLDS = np.round(np.r_[np.arange(0.05, 0.951, 0.025), 0.96, 0.97, 0.98, 0.99], 3)
+SWEEP_THRESHOLDS = np.r_[np.arange(0.05, 0.951, 0.025), 0.96, 0.97, 0.98, 0.99].round(3)
 
 
 def group_of(record: dict[str, Any]) -> str:
