@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -176,4 +177,4 @@ class Corridor:
         return s, d, t
 
 
-_tree_cache: dict[int, tuple[Corridor, object]] = {}
+_tree_cache: dict[int, tuple[Corridor, Any]] = {}

@@ -234,7 +234,7 @@ def realize(
     link = _windows(rng, model.link_dropouts, model.link_dropout_s, t0, t1)
     outages = _windows(rng, model.gnss_outages, model.gnss_outage_s, t0, t1)
     dt = 0.1
-    kt = np.arange(t0 - 200.0, t1 + 20.0, dt)  # the log starts before the survey
+    kt = np.arange(t0 - 200.0, t1 + 20.0, dt, dtype=np.float64)  # the log starts before the survey
     n = len(kt)
     tau = 30.0 if rtk else model.gnss_tau_s
     e = np.column_stack(

@@ -18,6 +18,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -38,7 +40,8 @@ def hash01(*keys: ArrayLike, seed: int = 0) -> NDArray[np.float64]:
     (True, True)
     """
     with np.errstate(over="ignore"):
-        h = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _M1 + np.uint64(0x632BE59BD9B4E019)
+        # a uint64 scalar, then an array (or a scalar) shaped like the keys
+        h: Any = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _M1 + np.uint64(0x632BE59BD9B4E019)
         for k in keys:
             kk = np.asarray(k).astype(np.int64).astype(np.uint64)
             h = (h ^ (kk * _M2)) * _M1

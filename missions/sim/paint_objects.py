@@ -7,7 +7,7 @@ clips, rust, water ...) so that what a camera sees matches the annotation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -197,7 +197,7 @@ def _look_alike(
     elif o.variant == "vehicle":
         colours = [(150, 60, 40), (40, 40, 170), (200, 200, 200), (30, 30, 30), (60, 120, 60)]
         col = colours[int(hash01(o.id, seed=sc.seed) * len(colours))]
-        shade = np.float32(np.mean(col) / 103.0)
+        shade = float(np.float32(np.mean(col) / 103.0))
         front = 1.0 if o.params.get("heading", 0.0) else -1.0
         fu = us * np.float32(front)
         cv.layer("car_body", a, shade=shade)
@@ -249,5 +249,5 @@ def warm_objects(cv: Canvas, geo: TileGeom, sc: Scene, objs: list[SceneObject]) 
             a = geo.poly_alpha(o.polygon_xy)
             if a.any():
                 sig = max(0.3 / geo.res, 0.5)
-                a = cv2.GaussianBlur(a, (0, 0), sig)
+                a = cast(F32, cv2.GaussianBlur(a, (0, 0), sig))  # float32 in, out
                 cv.warm(a * np.float32(o.params["delta_t_k"]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -180,7 +180,7 @@ class Renderer:
             """Bilinear upsampling of a coarse 2-channel grid to every pixel (then cropped)."""
             c32 = coarse.reshape(nv, nu, 2).astype(np.float32)
             big = cv2.resize(c32, (nu * st, nv * st), interpolation=cv2.INTER_LINEAR)
-            return big[st : st + h, st : st + w]
+            return cast(NDArray[np.float32], big[st : st + h, st : st + w])  # float32 in, out
 
         if len(levels) == 1:
             # one level: texel coordinates on the coarse grid, upsampled straight into the map
@@ -253,7 +253,8 @@ class Renderer:
         }
         for key, arr in out.items():
             name, interp, border = specs[key]
-            res = cv2.remap(
+            # map2=None is valid with a 2-channel map1; OpenCV's stubs want an array
+            res = cv2.remap(  # type: ignore[call-overload]
                 mos.layers[name],
                 maps,
                 None,

@@ -13,6 +13,7 @@ and the apparent temperature elsewhere (cold-looking polished rail heads), as in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -57,7 +58,7 @@ class RgbSensor:
     def apply(self, bgr: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Return the sensor image of the optical image ``bgr``."""
         self._exposure = float(np.clip(self._exposure + self.rng.normal(0, 0.003), 0.93, 1.07))
-        img = bgr
+        img: NDArray[Any] = bgr
         if self.blur > 0:
             img = cv2.GaussianBlur(img, (0, 0), self.blur)
         img = cv2.multiply(img, self._gain, scale=self._exposure / 255.0, dtype=cv2.CV_8U)
@@ -65,7 +66,7 @@ class RgbSensor:
         # a random shift of the pattern (rows) makes each frame's noise different
         k = int(self.rng.integers(n.shape[0]))
         n = np.roll(n, k, axis=0) if k else n
-        return cv2.add(img, n, dtype=cv2.CV_8U)
+        return cast(NDArray[np.uint8], cv2.add(img, n, dtype=cv2.CV_8U))  # dtype=CV_8U
 
 
 @dataclass(frozen=True)

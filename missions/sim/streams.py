@@ -244,7 +244,7 @@ class VideoStream(_Stream):
         super().__init__(ctx, cam, mount, "rgb_video", annotate_every)
         self.fps, self.path = fps, path
         self.writer = cv2.VideoWriter(
-            str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (cam.width_px, cam.height_px)
+            str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (cam.width_px, cam.height_px)
         )
         if not self.writer.isOpened():
             raise OSError(f"cannot open a video writer for {path}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -78,7 +79,8 @@ def upsample_grid(coarse: F32, step: int, n: int) -> F32:
     of the n x n tile lies strictly inside it (no extrapolation at the borders).
     """
     mx, my = _upsample_maps(n, step)
-    return cv2.remap(coarse.astype(np.float32), mx, my, cv2.INTER_LINEAR)
+    # OpenCV keeps the source's dtype (float32); its stubs say only 'an array'
+    return cast(F32, cv2.remap(coarse.astype(np.float32), mx, my, cv2.INTER_LINEAR))
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,11 @@ _M = [
 MATERIALS: dict[str, Material] = {m.name: m for m in _M}
 
 
-def _take(v: F32 | float | None, idx: NDArray[np.intp]) -> F32 | float | None:
+def _take(v: F32 | float, idx: NDArray[np.intp]) -> F32 | float:
+    return v.reshape(-1)[idx] if isinstance(v, np.ndarray) else v
+
+
+def _take_opt(v: F32 | None, idx: NDArray[np.intp]) -> F32 | None:
     return v.reshape(-1)[idx] if isinstance(v, np.ndarray) else v
 
 
@@ -194,7 +200,7 @@ class Canvas:
             if nnz < 0.4 * flat.size:
                 idx = np.flatnonzero(flat)
                 self._apply(
-                    m, flat[idx], _take(shade, idx), _take(noise, idx), _take(dtemp, idx), idx
+                    m, flat[idx], _take(shade, idx), _take_opt(noise, idx), _take(dtemp, idx), idx
                 )
                 return
         self._apply(m, alpha, shade, noise, dtemp, None)
@@ -222,16 +228,18 @@ class Canvas:
                 rgb[idx] = cur + a3 * (src - cur)
             else:  # full-tile layer: OpenCV's SIMD kernels, about 5x faster than numpy here
                 if isinstance(mod, np.ndarray):
-                    src = cv2.multiply(
+                    src = cv2.multiply(  # type: ignore[call-overload]  # a scalar src2
                         cv2.merge([mod, mod, mod]), tuple(float(c) for c in col) + (0.0,)
                     )
                 else:
                     src = np.empty_like(self.rgb)
                     src[...] = float(mod) * col
                 if isinstance(av, np.ndarray):
-                    self.rgb = cv2.blendLinear(self.rgb, src, 1.0 - av, av)
+                    self.rgb = cast(F32, cv2.blendLinear(self.rgb, src, 1.0 - av, av))
                 else:
-                    self.rgb = cv2.addWeighted(self.rgb, 1.0 - float(av), src, float(av), 0.0)
+                    self.rgb = cast(
+                        F32, cv2.addWeighted(self.rgb, 1.0 - float(av), src, float(av), 0.0)
+                    )
         if self.temp is not None and self.emis is not None:
             temp = self.temp.reshape(-1) if idx is not None else self.temp
             emis = self.emis.reshape(-1) if idx is not None else self.emis
