@@ -33,7 +33,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy geo thermal
+	$(BIN)/mypy geo thermal survey models missions
 
 clean-venv:
 	rm -rf $(VENV)
