@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    from models.semseg.train import GracefulStop, TrainingStopped, default_crack_data
+    from models.semseg.train import default_crack_data
     from models.training.engine import load_run_config, new_run_config, train
 
     tr, va = default_crack_data(args.data)
@@ -69,13 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             seed=0,
         )
-    stop = GracefulStop(None if args.stop_after_min is None else 60 * args.stop_after_min)
-    try:
-        res = train(cfg, args.out, resume=resume, progress=False, extra_hooks=[stop])
-    except TrainingStopped as exc:
-        print(json.dumps({"state": "stopped", "message": str(exc)}))
-        return 0
-    print(json.dumps({"state": "finished", "end_iter": res.end_iter, "weights": str(res.weights)}))
+    stop_s = None if args.stop_after_min is None else 60 * args.stop_after_min
+    res = train(cfg, args.out, resume=resume, progress=False, stop_after_s=stop_s)
+    state = "finished" if res.end_iter >= args.max_iter else "stopped"
+    print(json.dumps({"state": state, "end_iter": res.end_iter, "weights": str(res.weights)}))
     return 0
 
 

@@ -3,75 +3,24 @@
 :func:`train_crack_model` builds (or reloads) a run of the ``crack_semseg_R18_FPN`` preset and
 trains it with :func:`models.training.engine.train` (checkpoints every
 ``SOLVER.CHECKPOINT_PERIOD`` iterations, ``resume``, validation with the ``crack_f1``
-evaluator, ``model_best.pth``). :class:`GracefulStop` lets a long CPU run be stopped cleanly:
-on SIGTERM/SIGINT, or after ``stop_after_s``, it saves a checkpoint at the current iteration
-and ends the call; the next call with the same run folder continues from there.
+evaluator, ``model_best.pth``). A long CPU run stops cleanly through the engine's own stop hook
+(:class:`models.training.hooks.GracefulStop`): on SIGTERM/SIGINT, or after ``stop_after_s``, it
+saves a checkpoint at the current iteration and ends the call; the next call with the same run
+folder continues from there.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from detectron2.engine.train_loop import HookBase
-
 from models.errors import ModelError
 
-__all__ = ["GracefulStop", "TrainingStopped", "default_crack_data", "train_crack_model"]
+__all__ = ["default_crack_data", "train_crack_model"]
 
 log = logging.getLogger(__name__)
-
-
-class TrainingStopped(BaseException):
-    """Raised by :class:`GracefulStop` after it saved a checkpoint (the run can resume).
-
-    A ``BaseException`` like ``KeyboardInterrupt``: detectron2's trainer logs every
-    ``Exception`` as a failure; a requested stop is not one.
-    """
-
-
-class GracefulStop(HookBase):
-    """Save a checkpoint and stop on SIGTERM/SIGINT or after ``stop_after_s`` seconds."""
-
-    def __init__(self, stop_after_s: float | None = None) -> None:
-        self.stop_after_s = stop_after_s
-        self.requested = False
-        self._old: dict[int, Any] = {}
-        self._t0 = 0.0
-
-    def before_train(self) -> None:
-        self._t0 = time.monotonic()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: no signal handling
-                pass
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        log.warning("signal %d: stopping after this iteration with a checkpoint", signum)
-        self.requested = True
-
-    def after_step(self) -> None:
-        late = self.stop_after_s is not None and time.monotonic() - self._t0 > self.stop_after_s
-        if not (self.requested or late):
-            return
-        it = self.trainer.iter
-        ckpt = next(
-            (h.checkpointer for h in self.trainer._hooks if hasattr(h, "checkpointer")), None
-        )
-        if ckpt is None:
-            raise ModelError("no checkpointer among the trainer's hooks; cannot stop cleanly")
-        ckpt.save(f"model_{it:07d}", iteration=it)
-        raise TrainingStopped(f"stopped at iteration {it} with a checkpoint; run again to resume")
-
-    def after_train(self) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old.clear()
 
 
 #: times the 17-crop UAV75 training split is listed: 4x oversampling, 68 of 257 samples (26 %);
@@ -141,41 +90,15 @@ def train_crack_model(
             max_iter=max_iter,
             device=device,
         )
-    stop = GracefulStop(stop_after_s)
-    try:
-        res = engine_train(cfg, out, resume=resume, progress=progress, extra_hooks=[stop])
-    except TrainingStopped as exc:
-        log.info("%s", exc)
-        _mark_stopped(out)
-        return {"state": "stopped", "message": str(exc), "out": str(out)}
+    res = engine_train(cfg, out, resume=resume, progress=progress, stop_after_s=stop_after_s)
+    finished = res.end_iter >= int(cfg.SOLVER.MAX_ITER)
+    if not finished:
+        log.info("stopped at iteration %d with a checkpoint; run again to resume", res.end_iter)
     return {
-        "state": "finished" if res.end_iter >= int(cfg.SOLVER.MAX_ITER) else "stopped",
+        "state": "finished" if finished else "stopped",
         "out": str(out),
         "start_iter": res.start_iter,
         "end_iter": res.end_iter,
         "best_metric": res.best_metric,
         "val": res.val_metrics,
     }
-
-
-def _mark_stopped(out: Path) -> None:
-    """Record in ``run.json`` that the run stopped on request (the engine did not return)."""
-    import json
-
-    p = out / "run.json"
-    if not p.is_file():
-        return
-    info = json.loads(p.read_text(encoding="utf-8"))
-    last = (
-        (out / "last_checkpoint").read_text(encoding="utf-8").strip()
-        if (out / "last_checkpoint").is_file()
-        else ""
-    )
-    info.update(
-        state="stopped",
-        last_checkpoint=last,
-        stopped_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    )
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-    tmp.replace(p)

@@ -147,11 +147,10 @@ class BestCheckpointer:
             # only, so the resume tag must keep naming the last full periodic checkpoint
             prev = self.ckpt.get_checkpoint_file() if self.ckpt.has_checkpoint() else ""
             self.ckpt.save("model_best", iteration=iteration)
-            tag = Path(self.ckpt.save_dir) / "last_checkpoint"
             if prev:
                 self.ckpt.tag_last_checkpoint(Path(prev).name)
             else:
-                tag.unlink(missing_ok=True)
+                (Path(self.ckpt.save_dir) / "last_checkpoint").unlink(missing_ok=True)
             self._state.parent.mkdir(parents=True, exist_ok=True)
             self._state.write_text(
                 json.dumps({"metric": self.metric, "value": v, "iter": iteration})
