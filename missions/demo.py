@@ -74,23 +74,20 @@ RAIL_RGB = {"sleeper_defect", "ballast_defect", "vegetation", "drainage", "obstr
 
 def _rail_model() -> tuple[list[str], str]:
     """The RGB model for the demo: the first shipped instance model that knows rail defects."""
-    import yaml
-
     from models.errors import ModelError
-    from models.semseg.suite import embedded_config_text, resolve_model
+    from models.semseg.suite import resolve_model
+    from survey.process.detect import shipped_model_classes
 
     tried = []
     for name in ("rail", "maskrcnn"):
         try:
-            path = resolve_model(name)
-            text = embedded_config_text(path) or ""
+            classes = shipped_model_classes(name)
         except ModelError as exc:
             tried.append(f"{name}: {exc.message}")
             continue
-        classes = set(((yaml.safe_load(text) or {}).get("SURVEY") or {}).get("CLASSES") or [])
         if classes & RAIL_RGB:
             return [name], (
-                f"RGB detector: shipped model {name!r} ({path.name}; classes "
+                f"RGB detector: shipped model {name!r} ({resolve_model(name).name}; classes "
                 f"{', '.join(sorted(classes))})"
             )
         tried.append(f"{name}: no rail classes ({', '.join(sorted(classes)) or 'none'})")

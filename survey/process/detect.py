@@ -30,7 +30,14 @@ from survey.errors import SurveyError
 from survey.process.records import StreamPoses, save_json, stream_ids
 from survey.process.select import Selection
 
-__all__ = ["band_windows", "crop_box", "detect_rgb", "frame_file", "load_suite"]
+__all__ = [
+    "band_windows",
+    "crop_box",
+    "detect_rgb",
+    "frame_file",
+    "load_suite",
+    "shipped_model_classes",
+]
 
 log = logging.getLogger(__name__)
 BAND_PX = 512
@@ -53,23 +60,29 @@ KIND_CLASSES: dict[str, frozenset[str]] = {
 }  # fmt: skip
 
 
-def shipped_models_for(kind: str) -> list[str]:
-    """Shipped model names whose classes include this asset kind's RGB defects."""
+def shipped_model_classes(name: str) -> set[str]:
+    """The classes of a shipped model (from its embedded config); ``ModelError`` when the name
+    is unknown or its file is not installed."""
     import yaml
 
+    from models.semseg.suite import embedded_config_text, resolve_model
+
+    doc = yaml.safe_load(embedded_config_text(resolve_model(name)) or "") or {}
+    return set((doc.get("SURVEY") or {}).get("CLASSES") or [])
+
+
+def shipped_models_for(kind: str) -> list[str]:
+    """Shipped model names whose classes include this asset kind's RGB defects."""
     from models.default_model import SHIPPED_INSTANCE_MODELS
     from models.errors import ModelError
-    from models.semseg.suite import embedded_config_text, resolve_model
     from models.weights import SHIPPED
 
     found: list[tuple[int, int, str]] = []
     for k, name in enumerate(dict.fromkeys([*SHIPPED_INSTANCE_MODELS, *SHIPPED])):
         try:
-            text = embedded_config_text(resolve_model(name)) or ""
+            classes = shipped_model_classes(name)
         except ModelError:
             continue  # not installed
-        doc = yaml.safe_load(text) or {}
-        classes = set((doc.get("SURVEY") or {}).get("CLASSES") or [])
         n = len(classes & KIND_CLASSES.get(kind, frozenset()))
         if n:
             found.append((-n, k, name))
