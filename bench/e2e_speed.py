@@ -57,8 +57,8 @@ def bare_model(run: Path, model: str) -> dict[str, Any]:
     import cv2
 
     from survey.config import Config
-    from survey.process.detect import load_suite, training_gsd
     from survey.process.records import load_json
+    from survey.process.rgb_models import load_suite, training_gsd
 
     det = load_json(run / "stages" / "detect" / "detect.json")
     gsd_target = float(det.get("detect_gsd_m") or 0.0)

@@ -76,7 +76,7 @@ def _rail_model() -> tuple[list[str], str]:
     """The RGB model for the demo: the first shipped instance model that knows rail defects."""
     from models.errors import ModelError
     from models.semseg.suite import resolve_model
-    from survey.process.detect import shipped_model_classes
+    from survey.process.rgb_models import shipped_model_classes
 
     tried = []
     for name in ("rail", "maskrcnn"):

@@ -241,7 +241,7 @@ def model_files(cfg: Config, asset_kind: str) -> list[str]:
     """Files of the RGB models (their fingerprints invalidate ``detect``); [] when unresolved."""
     from models.errors import ModelError
     from models.semseg.suite import resolve_model
-    from survey.process.detect import model_specs
+    from survey.process.rgb_models import model_specs
 
     out = []
     for spec in model_specs(cfg, asset_kind):

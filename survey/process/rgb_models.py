@@ -1,0 +1,103 @@
+"""Which RGB models a run uses: ``[process] models`` (``auto`` = the shipped model that knows
+the asset kind's defects), loading the suite, and the ground sample distance it was trained at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from survey.config import Config
+from survey.errors import SurveyError
+
+__all__ = [
+    "KIND_CLASSES",
+    "DetectionModelError",
+    "load_suite",
+    "model_specs",
+    "shipped_model_classes",
+    "shipped_models_for",
+    "training_gsd",
+]
+
+#: RGB defect classes proper to each asset kind (DOMAIN.md; "vegetation" belongs to both):
+#: "auto" picks the shipped model that knows most of them
+KIND_CLASSES: dict[str, frozenset[str]] = {
+    "rail": frozenset({"broken_rail", "missing_fastener", "sleeper_defect", "rail_head_damage",
+                       "ballast_defect", "drainage", "obstruction", "joint_defect",
+                       "corrugation"}),
+    "pipeline": frozenset({"coating_corrosion", "exposed_pipe", "third_party_activity",
+                           "vegetation_stress", "erosion_subsidence", "surface_steam_water"}),
+}  # fmt: skip
+
+
+def shipped_model_classes(name: str) -> set[str]:
+    """The classes of a shipped model (from its embedded config); ``ModelError`` when the name
+    is unknown or its file is not installed."""
+    import yaml
+
+    from models.semseg.suite import embedded_config_text, resolve_model
+
+    doc = yaml.safe_load(embedded_config_text(resolve_model(name)) or "") or {}
+    return set((doc.get("SURVEY") or {}).get("CLASSES") or [])
+
+
+def shipped_models_for(kind: str) -> list[str]:
+    """Shipped model names whose classes include this asset kind's RGB defects."""
+    from models.default_model import SHIPPED_INSTANCE_MODELS
+    from models.errors import ModelError
+    from models.weights import SHIPPED
+
+    found: list[tuple[int, int, str]] = []
+    for k, name in enumerate(dict.fromkeys([*SHIPPED_INSTANCE_MODELS, *SHIPPED])):
+        try:
+            classes = shipped_model_classes(name)
+        except ModelError:
+            continue  # not installed
+        n = len(classes & KIND_CLASSES.get(kind, frozenset()))
+        if n:
+            found.append((-n, k, name))
+    return [min(found)[2]] if found else []
+
+
+def model_specs(cfg: Config, asset_kind: str) -> list[str]:
+    """The RGB model specs of a run: ``[process] models`` (empty = ``[predict] models``);
+    ``auto`` = the shipped model that knows the asset kind's defects, else ``none`` (the
+    frames are still selected, saved and reported, and the summary says so)."""
+    specs = list(cfg.process.models) or list(cfg.predict.models)
+    if [m.lower() for m in specs] == ["auto"]:
+        specs = shipped_models_for(asset_kind) or ["none"]
+    return specs
+
+
+def load_suite(cfg: Config, specs: list[str]) -> Any:
+    """The RGB model suite of ``specs``."""
+    from models.crack import CrackSeverityScale
+    from models.semseg.suite import ModelSuite
+
+    p = cfg.predict
+    return ModelSuite(
+        specs,
+        threshold=cfg.process.score_threshold or None,
+        linear_classes=p.linear_classes,
+        scale=CrackSeverityScale(
+            tuple(p.crack_width_mm), tuple(p.crack_length_m), p.crack_width_measure
+        ),
+        min_area_px=p.min_area_px,
+        join_gap_px=p.join_gap_px,
+        threads=cfg.general.threads or None,
+    )
+
+
+class DetectionModelError(SurveyError, RuntimeError):
+    """The RGB model suite cannot be loaded (unknown name, missing or unreadable file)."""
+
+
+def training_gsd(suite: Any) -> float:
+    """The finest ground sample distance the suite's models were trained at (their ``meta``
+    ``gsd_m``), or 0 when none says."""
+    from models.semseg.suite import embedded_meta
+
+    found = [float(embedded_meta(Path(m.path)).get("gsd_m") or 0.0) for m in suite.members]
+    found = [g for g in found if g > 0]
+    return min(found) if found else 0.0
