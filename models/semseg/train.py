@@ -53,13 +53,17 @@ def train_crack_model(
     max_iter: int | None = None,
     device: str | None = None,
     stop_after_s: float | None = None,
+    stop_at_iter: int | None = None,
     restart: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Start or continue a crack-model run; returns a summary (iterations, best metric, state).
 
     An existing run folder continues with its own saved config (the recipe does not change
-    half-way); ``max_iter`` may raise its length. ``restart`` starts over in the same folder.
+    half-way); ``max_iter`` may change its length (the cosine schedule follows the new length
+    from the current iteration on). ``stop_at_iter`` ends this call with a checkpoint once that
+    many iterations are done (a stage of a multi-stage schedule, see ``run.json`` ``stages``).
+    ``restart`` starts over in the same folder.
     """
     import models.semseg.plugin  # noqa: F401
     from models.semseg.config import PRESET
@@ -90,7 +94,14 @@ def train_crack_model(
             max_iter=max_iter,
             device=device,
         )
-    res = engine_train(cfg, out, resume=resume, progress=progress, stop_after_s=stop_after_s)
+    res = engine_train(
+        cfg,
+        out,
+        resume=resume,
+        progress=progress,
+        stop_after_s=stop_after_s,
+        stop_at_iter=stop_at_iter,
+    )
     finished = res.end_iter >= int(cfg.SOLVER.MAX_ITER)
     if not finished:
         log.info("stopped at iteration %d with a checkpoint; run again to resume", res.end_iter)

@@ -184,6 +184,16 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
+def _previous_stages(out: Path) -> list[dict[str, int]]:
+    """The ``stages`` an earlier call recorded in ``run.json`` (none when unreadable or absent)."""
+    try:
+        info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    stages = info.get("stages") if isinstance(info, dict) else None
+    return [dict(s) for s in stages if isinstance(s, dict)] if isinstance(stages, list) else []
+
+
 def _versions() -> dict[str, str]:
     import detectron2
     import torch
@@ -205,13 +215,17 @@ def train(
     evaluator: Evaluator | None = None,
     extra_hooks: Sequence[Any] = (),
     stop_after_s: float | None = None,
+    stop_at_iter: int | None = None,
 ) -> TrainResult:
     """Train a model into ``out_dir`` (see the module docstring); returns a :class:`TrainResult`.
 
     With ``resume=True`` and a checkpoint in ``out_dir`` the run continues from it (model,
     optimizer, scheduler, iteration); ``cfg.SOLVER.MAX_ITER`` may be raised to train longer.
     SIGINT/SIGTERM (Ctrl-C, ``kill``), or ``stop_after_s`` seconds, end the run cleanly after the
-    current iteration with a checkpoint (``run.json`` state ``"stopped"``).
+    current iteration with a checkpoint (``run.json`` state ``"stopped"``); so does reaching
+    ``stop_at_iter`` iterations (a stage of a schedule that continues with another MAX_ITER).
+    ``run.json`` keeps the history of the calls on a run folder in ``stages`` (start and end
+    iteration, MAX_ITER of each), which is the schedule needed to repeat the run.
     """
     import torch
     from detectron2.checkpoint import DetectionCheckpointer
@@ -255,6 +269,7 @@ def train(
     cfg.OUTPUT_DIR = str(out)
     cfg.freeze()
     (out / "config.yaml").write_text(cfg.dump(), encoding="utf-8")
+    stages = _previous_stages(out) if resume else []
     run_info = {
         "kind": cfg.SURVEY.KIND,
         "meta_architecture": cfg.MODEL.META_ARCHITECTURE,
@@ -269,6 +284,7 @@ def train(
         "max_iter": int(cfg.SOLVER.MAX_ITER),
         "versions": _versions(),
         "state": "running",
+        "stages": stages,
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     _write_json(out / "run.json", run_info)
@@ -333,7 +349,7 @@ def train(
     hook_list += [
         hooks.PeriodicWriter([JSONWriter(str(out / "metrics.json"), window_size=1)], period=1),
         ProgressBar(max_iter, enabled=progress),
-        stopper := GracefulStop(checkpointer, stop_after_s),
+        stopper := GracefulStop(checkpointer, stop_after_s, stop_at_iter),
         *extra_hooks,
     ]
     trainer.register_hooks(hook_list)
@@ -352,7 +368,10 @@ def train(
         out / "model_final.pth" if end_iter >= max_iter else out / f"model_{end_iter - 1:07d}.pth"
     )
     val_metrics = best.last_metrics
+    if end_iter > start_iter:
+        stages.append({"start_iter": start_iter, "end_iter": end_iter, "max_iter": max_iter})
     run_info.update(
+        stages=stages,
         state="finished" if end_iter >= max_iter else "stopped",
         iterations_done=end_iter,
         finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

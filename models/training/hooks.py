@@ -71,10 +71,17 @@ class StopRequested(BaseException):  # like KeyboardInterrupt: a requested stop 
 
 
 class GracefulStop(HookBase):
-    """On SIGINT/SIGTERM, or after ``stop_after_s`` seconds, finish the iteration, save, stop."""
+    """On SIGINT/SIGTERM, after ``stop_after_s`` seconds, or once ``stop_at_iter`` iterations are
+    done (``trainer.iter + 1 >= stop_at_iter``), finish the iteration, save, stop."""
 
-    def __init__(self, checkpointer: Any, stop_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        checkpointer: Any,
+        stop_after_s: float | None = None,
+        stop_at_iter: int | None = None,
+    ) -> None:
         self.checkpointer, self.stop_after_s = checkpointer, stop_after_s
+        self.stop_at_iter = stop_at_iter
         self.requested = False
         self.stopped_at: int | None = None
         self._old: dict[int, Any] = {}
@@ -94,7 +101,8 @@ class GracefulStop(HookBase):
 
     def after_step(self) -> None:
         late = self.stop_after_s is not None and time.monotonic() - self._t0 > self.stop_after_s
-        if not (self.requested or late):
+        due = self.stop_at_iter is not None and self.trainer.iter + 1 >= self.stop_at_iter
+        if not (self.requested or late or due):
             return
         it = self.trainer.iter
         self.checkpointer.save(f"model_{it:07d}", iteration=it)

@@ -101,6 +101,35 @@ def test_time_limit_stops_with_a_checkpoint_and_resumes(
     assert (res2.start_iter, res2.end_iter) == (1, 2)
 
 
+def test_stage_schedule_stops_at_an_iteration_and_records_its_stages(
+    tmp_path: Path, d2_squares: dict, d2_overrides
+) -> None:
+    """A schedule in stages: 3 iterations of a 6-long schedule, then 2 more of a 5-long one."""
+    out = tmp_path / "run"
+    cfg = new_run_config(
+        "mask_rcnn_R18_FPN_jetson",
+        [str(d2_squares["train"])],
+        overrides=d2_overrides(),
+        max_iter=6,
+        threads=1,
+    )
+    res = train(cfg, out, progress=False, stop_at_iter=3)
+    assert (res.start_iter, res.end_iter) == (0, 3) and (out / "model_0000002.pth").is_file()
+    info = json.loads((out / "run.json").read_text())
+    assert info["state"] == "stopped"
+    assert info["stages"] == [{"start_iter": 0, "end_iter": 3, "max_iter": 6}]
+    cfg2 = load_run_config(out)
+    cfg2.defrost()
+    cfg2.SOLVER.MAX_ITER = 5
+    res2 = train(cfg2, out, resume=True, progress=False)
+    assert (res2.start_iter, res2.end_iter) == (3, 5)
+    info = json.loads((out / "run.json").read_text())
+    assert info["state"] == "finished" and info["stages"] == [
+        {"start_iter": 0, "end_iter": 3, "max_iter": 6},
+        {"start_iter": 3, "end_iter": 5, "max_iter": 5},
+    ]
+
+
 def test_box_only_data_trains_without_masks_and_mixed_is_an_error(
     tmp_path: Path, d2_squares: dict, d2_overrides
 ) -> None:
