@@ -9,7 +9,8 @@ Val splits: UAV crack CC0 ``val.txt`` (63 crops) and UAV75 ``val_img`` (10 crops
 ``["crack"]`` (UAV75's grey formwork joints are background). A semantic model is scored at its
 own threshold (the shipped one was tuned on these splits) and over a threshold sweep; an
 instance model (Mask R-CNN) as the union of its masks, at its score threshold and swept over
-scores. Counts are pooled over each split's pixels. Prints JSON (and writes it with --json).
+scores. Counts are pooled over each split's pixels. ``--tta flip`` scores the semantic model
+with test-time flips (see models.semseg.predict). Prints JSON (and writes it with --json).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tol", type=float, default=2.0, help="tolerance in pixels")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument(
+        "--tta", default=None, help="test-time augmentation none|flip|d4 (default: the model's)"
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if kind == "semantic":
         from models.semseg.predict import SemSegPredictor
 
-        pred = SemSegPredictor.from_file(path)
+        pred = SemSegPredictor.from_file(path, tta=args.tta)
         thr = float(pred.thresholds[0])
         res = evaluate_semantic(
             pred, records, tol_px=args.tol, operating_threshold=thr, progress=True
@@ -73,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "images": len(records),
         "seconds": round(time.perf_counter() - t0, 1),
         "threads": args.threads,
+        "tta": getattr(pred, "tta", None),
         **{k: v for k, v in res.items() if k != "groups"},
         "best_per_split": {
             g: {k: v[k] for k in ("best_threshold", "best_f1", "best_precision", "best_recall")}

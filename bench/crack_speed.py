@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--tta", default=None, help="none|flip|d4 (default: the model's own)")
     args = ap.parse_args(argv)
 
     import torch
@@ -68,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     path = resolve_model(args.model)
     suite = ModelSuite([args.model])
     pred = suite.members[0].predictor
+    if args.tta is not None:
+        from models.semseg.predict import TTA_MODES
+
+        if args.tta not in TTA_MODES:
+            raise SystemExit(f"--tta: expected one of {sorted(TTA_MODES)}, got {args.tta!r}")
+        pred.tta = args.tta
     crop = read_image_bgr(sorted((args.data / "uav75" / "val_img").glob("*.jpg"))[0])
     if crop.shape[:2] != (512, 512):
         raise SystemExit(f"expected a 512x512 UAV75 crop, got {crop.shape}")
@@ -77,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "file_mb": round(path.stat().st_size / 2**20, 2),
         "parameters_m": round(sum(p.numel() for p in pred.model.parameters()) / 1e6, 2),
         "threads": args.threads,
+        "tta": pred.tta,
         "repeat": args.repeat,
         "crop_512_network_s": timed(lambda: pred.probabilities(crop), args.repeat),
         "crop_512_predict_s": timed(lambda: suite(crop, gsd_mm=1.0), args.repeat),

@@ -46,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-period", type=int, default=None, help="validate every N iterations")
     ap.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     ap.add_argument("--stop-after-min", type=float, default=None, help="time-boxed chunk")
+    ap.add_argument(
+        "--until",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop with a checkpoint once N iterations are done (one stage of a schedule)",
+    )
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument(
         "--export",
@@ -53,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         const=ROOT / "models" / "weights" / "crack_default.pth",
         type=Path,
         help="tune the threshold on val and write the model file (default: the shipped one)",
+    )
+    ap.add_argument(
+        "--tta",
+        default="none",
+        choices=("none", "flip", "d4"),
+        help="with --export: test-time augmentation to tune the threshold with and record",
     )
     args = ap.parse_args(argv)
     logging.basicConfig(
@@ -62,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.export is not None:
         from models.semseg.export import export_model
 
-        meta = export_model(args.out, args.export)
-        print(json.dumps({k: meta[k] for k in ("path", "bytes", "thresholds", "val")}, indent=1))
+        meta = export_model(args.out, args.export, tta=args.tta)
+        keys = ("path", "bytes", "thresholds", "tta", "val")
+        print(json.dumps({k: meta[k] for k in keys}, indent=1))
         return 0
 
     from models.semseg.train import default_crack_data, train_crack_model
@@ -87,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         max_iter=args.max_iter,
         device=args.device,
         stop_after_s=None if args.stop_after_min is None else 60 * args.stop_after_min,
+        stop_at_iter=args.until,
         restart=args.restart,
         progress=not args.no_progress,
     )

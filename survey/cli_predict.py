@@ -124,6 +124,11 @@ def _safe(name: str) -> str:
     "EXIF/XMP: sizes in mm/m and crack severity. Without it sizes are in pixels only.",
 )
 @click.option("--threshold", type=float, help="Override every model's operating threshold.")
+@click.option(
+    "--tta",
+    type=click.Choice(["none", "flip", "d4"]),
+    help="Test-time augmentation of semantic models (default: [predict] tta, else the model's).",
+)
 @click.option("-r", "--recursive", is_flag=True, help="Also images in sub-folders of a folder.")
 @click.option("--threads", type=int, help="torch CPU threads (default: the config's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -133,6 +138,7 @@ def predict(
     out_dir: str,
     gsd_opt: str | None,
     threshold: float | None,
+    tta: str | None,
     recursive: bool,
     threads: int | None,
     as_json: bool,
@@ -175,6 +181,7 @@ def predict(
         min_area_px=pc.min_area_px,
         join_gap_px=pc.join_gap_px,
         threads=threads or cfg.general.threads or None,
+        tta=tta or pc.tta or None,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -227,7 +234,14 @@ def predict(
     summary = {
         "out": str(out),
         "models": [
-            {"spec": m.spec, "path": str(m.path), "kind": m.kind, "classes": list(m.class_names)}
+            {
+                "spec": m.spec,
+                "path": str(m.path),
+                "kind": m.kind,
+                "classes": list(m.class_names),
+                "thresholds": [float(t) for t in getattr(m.predictor, "thresholds", ())],
+                "tta": getattr(m.predictor, "tta", None),
+            }
             for m in suite.members
         ],
         "images": len(done),

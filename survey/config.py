@@ -235,6 +235,11 @@ class PredictConfig:
     crack_width_measure: Literal["max", "mean"] = opt(
         "max", "Which crack width is graded: the widest point or the mean width."
     )
+    tta: Literal["", "none", "flip", "d4"] = opt(
+        "",
+        "Test-time augmentation of semantic models: flip (4 passes), d4 (8), none; empty = the\n"
+        "mode the model file was tuned with (its threshold belongs to that mode).",
+    )
 
 
 @dataclass(frozen=True)

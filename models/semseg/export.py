@@ -2,7 +2,8 @@
 
 :func:`export_model` loads the run's best weights (``model_best.pth``, else the newest), runs
 them on the run's validation splits (:func:`models.semseg.evaluate.evaluate_semantic`), takes
-the **pooled threshold** (best mean F1 over the splits), and writes the model file with its
+the **pooled threshold** (best mean F1 over the splits; with test-time augmentation when asked),
+and writes the model file with its
 scores and recipe (seed, datasets, iterations, versions) in ``meta``, plus a
 ``<name>.recipe.json`` beside it for readers without torch.
 """
@@ -19,9 +20,17 @@ __all__ = ["export_model"]
 
 
 def export_model(
-    run_dir: str | Path, dest: str | Path, *, extra_meta: dict[str, Any] | None = None
+    run_dir: str | Path,
+    dest: str | Path,
+    *,
+    tta: str = "none",
+    extra_meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write ``dest`` (fp16 model file) and ``dest.recipe.json``; returns the metadata."""
+    """Write ``dest`` (fp16 model file) and ``dest.recipe.json``; returns the metadata.
+
+    ``tta`` (see :data:`models.semseg.predict.TTA_MODES`) is the test-time augmentation the
+    threshold is tuned with; the file records it, so predictors loading it use it too.
+    """
     import torch
 
     from models.semseg.evaluate import evaluate_semantic
@@ -35,7 +44,7 @@ def export_model(
     _, val_ds = load_run_datasets(cfg)
     if val_ds is None or not val_ds.records:
         raise ModelError("the run has no validation data to tune the threshold on", path=run)
-    pred = SemSegPredictor.from_state_dict(cfg, sd)
+    pred = SemSegPredictor.from_state_dict(cfg, sd, tta=tta)
     res = evaluate_semantic(pred, val_ds.records, progress=True)
     thr = float(res["pooled_threshold"])
     run_info = {}
@@ -50,6 +59,7 @@ def export_model(
         "thresholds": [thr] * len(pred.class_names),
         "classes": list(pred.class_names),
         "iteration": meta0.get("iteration"),
+        "tta": pred.tta,
         "val": {
             "tolerance_px": res["tolerance_px"],
             "at_threshold": res["at_pooled"],
@@ -66,6 +76,7 @@ def export_model(
             "val": list(cfg.SURVEY.DATASETS.VAL),
             "max_iter": int(cfg.SOLVER.MAX_ITER),
             "iterations_done": run_info.get("iterations_done"),
+            "stages": run_info.get("stages"),
             "train_images": run_info.get("train_images"),
             "val_images": run_info.get("val_images"),
             "versions": run_info.get("versions"),

@@ -8,6 +8,10 @@ default model is one), :class:`SemSegPredictor` reads one. A training run folder
 Frames larger than ``SURVEY.TILE.SIZE`` are cut into overlapping tiles; the softmax probabilities
 of the tiles are blended with weights that fall off towards the tile borders, where the
 network sees less context.
+
+Test-time augmentation (``tta``): ``"flip"`` averages the probabilities of the tile, its mirror
+images and its half turn (4 passes), ``"d4"`` all 8 rotations/mirrorings; ``"none"`` is one pass.
+A model file may name the mode it was tuned with (``meta["tta"]``); its thresholds belong to it.
 """
 
 from __future__ import annotations
@@ -23,9 +27,17 @@ import numpy as np
 
 from models.errors import ModelError
 
-__all__ = ["SemSegPrediction", "SemSegPredictor", "save_model_file"]
+__all__ = ["TTA_MODES", "SemSegPrediction", "SemSegPredictor", "save_model_file"]
 
 log = logging.getLogger(__name__)
+
+
+#: test-time augmentation modes: (quarter turns, mirror left-right) applied to each tile
+TTA_MODES: dict[str, tuple[tuple[int, bool], ...]] = {
+    "none": ((0, False),),
+    "flip": ((0, False), (0, True), (2, False), (2, True)),
+    "d4": tuple((k, m) for k in range(4) for m in (False, True)),
+}
 
 
 def _blend_window(h: int, w: int, ramp: int) -> np.ndarray:
@@ -129,6 +141,9 @@ class SemSegPredictor:
         Per-class probability thresholds; default ``SURVEY.SCORE_THRESHOLD`` for every class.
     batch_tiles : int, optional
         Tiles per forward pass (default ``SURVEY.TILE.BATCH``).
+    tta : str, optional
+        Test-time augmentation, a key of :data:`TTA_MODES` (default ``"none"``, or the mode a
+        model file was tuned with).
     """
 
     def __init__(
@@ -139,6 +154,7 @@ class SemSegPredictor:
         thresholds: tuple[float, ...] | None = None,
         batch_tiles: int | None = None,
         meta: dict[str, Any] | None = None,
+        tta: str | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = model
@@ -158,6 +174,11 @@ class SemSegPredictor:
         self.overlap_px = int(cfg.SURVEY.TILE.OVERLAP)
         self.batch_tiles = max(1, int(batch_tiles or cfg.SURVEY.TILE.BATCH))
         self.meta = dict(meta or {})
+        self.tta = str(tta or self.meta.get("tta") or "none")
+        if self.tta not in TTA_MODES:
+            raise ModelError(
+                f"unknown test-time augmentation {self.tta!r}: use {sorted(TTA_MODES)}"
+            )
 
     @classmethod
     def from_state_dict(
@@ -194,7 +215,7 @@ class SemSegPredictor:
             kwargs["thresholds"] = tuple(float(t) for t in thr)
         return cls.from_state_dict(cfg, sd, meta=meta, **kwargs)
 
-    def _forward(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
+    def _net(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
         import torch
 
         inputs = [
@@ -203,6 +224,25 @@ class SemSegPredictor:
         with torch.inference_mode():
             outs = self.model(inputs)
         return [o["sem_seg"].softmax(dim=0)[1:].float().cpu().numpy() for o in outs]
+
+    def _forward(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
+        """Defect probabilities ``(K, h, w)`` of each tile, averaged over the TTA transforms."""
+        modes = TTA_MODES[self.tta]
+        acc: list[np.ndarray] = []
+        for turns, mirror in modes:
+            views = [np.rot90(t, turns, axes=(0, 1)) for t in tiles]
+            if mirror:
+                views = [v[:, ::-1] for v in views]
+            for i, p in enumerate(self._net(views)):
+                back = np.rot90(p[:, :, ::-1] if mirror else p, -turns, axes=(1, 2))
+                if len(acc) <= i:
+                    acc.append(np.array(back, np.float32))
+                else:
+                    acc[i] += back
+        if len(modes) > 1:
+            for a in acc:
+                a /= len(modes)
+        return acc
 
     def probabilities(self, image_bgr: np.ndarray, *, roi: np.ndarray | None = None) -> np.ndarray:
         """Defect probabilities ``(K, H, W)`` float32 (background left out), tiled when large.

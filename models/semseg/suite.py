@@ -198,6 +198,7 @@ class ModelSuite:
         min_area_px: int = 10,
         join_gap_px: int = 3,
         threads: int | None = None,
+        tta: str | None = None,
     ) -> None:
         if not specs:
             raise ModelError("a model suite needs at least one model")
@@ -215,7 +216,7 @@ class ModelSuite:
             if kind == "semantic":
                 from models.semseg.predict import SemSegPredictor
 
-                pred: Any = SemSegPredictor.from_file(path)
+                pred: Any = SemSegPredictor.from_file(path, tta=tta or None)
                 if threshold is not None:
                     pred.thresholds = (float(threshold),) * len(pred.class_names)
             else:

@@ -86,6 +86,7 @@ def load_suite(cfg: Config, specs: list[str]) -> Any:
         min_area_px=p.min_area_px,
         join_gap_px=p.join_gap_px,
         threads=cfg.general.threads or None,
+        tta=p.tta or None,
     )
 
 

@@ -82,6 +82,27 @@ def test_folder_of_images_with_a_broken_one(
     assert json.loads((out / "predict_summary.json").read_text())["images"] == 2
 
 
+def test_test_time_augmentation_option(
+    images: Path, tmp_path: Path, models_dir: dict[str, Path]
+) -> None:
+    """--tta picks the mode (the summary records it with the thresholds); a bad mode is refused.
+    (That the transforms are undone correctly is tested in test_semseg_model.)"""
+    outs = {}
+    for mode in ("none", "flip"):
+        out = tmp_path / mode
+        r = _run(str(images / "a.png"), "-m", str(models_dir["one"]), "-o", str(out), "--tta", mode)
+        assert r.exit_code == 0, r.output
+        summary = json.loads((out / "predict_summary.json").read_text())
+        assert summary["models"][0]["tta"] == mode and summary["models"][0]["thresholds"] == [0.5]
+        outs[mode] = _png(out / "a.png")
+    assert outs["none"].shape == outs["flip"].shape == (100, 150)
+    r = CliRunner().invoke(
+        cli, ["predict", str(images / "a.png"), "-m", str(models_dir["one"]), "-o",
+              str(tmp_path / "x"), "--tta", "rot45"],
+    )  # fmt: skip
+    assert r.exit_code == 2 and "rot45" in r.output
+
+
 def test_threshold_zero_marks_everything_and_gsd_gives_mm(
     images: Path, tmp_path: Path, models_dir: dict[str, Path]
 ) -> None:

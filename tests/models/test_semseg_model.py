@@ -150,6 +150,47 @@ def test_tiled_probabilities_equal_whole_frame_ones() -> None:
     np.testing.assert_allclose(inside[:, 12:98, 12:118], whole[:, 12:98, 12:118], atol=1e-5)
 
 
+class _LeftTopModel(torch.nn.Module):
+    """A 'network' that sees orientation: its crack logit is ``2 * (x / w) + (y / h)``."""
+
+    def forward(self, inputs: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+        out = []
+        for d in inputs:
+            h, w = d["image"].shape[1:]
+            y, x = torch.meshgrid(torch.arange(h) / h, torch.arange(w) / w, indexing="ij")
+            out.append({"sem_seg": torch.stack([torch.zeros(h, w), 2 * x + y])})
+        return out
+
+
+@pytest.mark.parametrize("tta", ["flip", "d4"])
+def test_test_time_augmentation_undoes_its_transforms(tta: str) -> None:
+    frame = np.random.default_rng(2).integers(0, 255, (150, 230, 3), dtype=np.uint8)
+    # a pixel-wise model is unchanged by any rotation/mirroring: only a misaligned inverse
+    # transform could change its output
+    plain = SemSegPredictor(tiny_cfg(), _PixelwiseModel()).probabilities(frame)
+    aug = SemSegPredictor(tiny_cfg(), _PixelwiseModel(), tta=tta)
+    np.testing.assert_allclose(aug.probabilities(frame), plain, atol=1e-6)
+    # an orientation-dependent one: hand-computed mean over the transforms of one 40x60 tile
+    pred = SemSegPredictor(tiny_cfg(), _LeftTopModel(), tta=tta)
+    h, w = 40, 60
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    xs, ys = x / w, y / h  # the model's coordinates of the untransformed tile
+    xm, ym = (w - 1 - x) / w, (h - 1 - y) / h  # ... of the mirrored / turned ones
+    if tta == "flip":  # identity, left-right mirror, half turn, up-down mirror
+        logits = [2 * xs + ys, 2 * xm + ys, 2 * xm + ym, 2 * xs + ym]
+    else:
+        logits = None  # d4 also turns the tile a quarter: (h, w) swap; checked by symmetry
+    got = pred.probabilities(frame[:h, :w])[0]
+    if logits is not None:
+        want = np.mean([1 / (1 + np.exp(-z)) for z in logits], axis=0)
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    # averaging over a symmetric set of transforms is itself symmetric under them
+    np.testing.assert_allclose(got, got[::-1, ::-1], atol=1e-5)
+    np.testing.assert_allclose(got, got[:, ::-1], atol=1e-5)
+    with pytest.raises(ModelError, match="test-time augmentation"):
+        SemSegPredictor(tiny_cfg(), _PixelwiseModel(), tta="rot45")
+
+
 def test_model_file_round_trip_in_fp16(tmp_path: Path) -> None:
     torch.manual_seed(0)
     cfg = tiny_cfg()
