@@ -6,6 +6,11 @@
         > runs/crack_default.log 2>&1 &                                 # in the background
     kill -TERM <pid>                                                    # stop with a checkpoint
     .venv/bin/python scripts/train_crack_model.py --export              # tune + ship it
+    .venv/bin/python scripts/train_crack_model.py --replay models/weights/crack_default.recipe.json
+
+``--replay`` repeats the schedule a shipped model was trained with (its recipe's ``stages``:
+MAX_ITER and end iteration of each call, e.g. a cosine schedule resumed with a longer one),
+continuing from wherever the run folder is; stop it with ``kill -TERM`` at any time.
 
 The recipe is the preset ``crack_semseg_R18_FPN`` (models/semseg/presets) with its seed, on the
 UAV crack CC0 set (``train.txt``, 189 crops) and UAV75 (``train_img``, 17 crops), validated on
@@ -67,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=("none", "flip", "d4"),
         help="with --export: test-time augmentation to tune the threshold with and record",
     )
+    ap.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="RECIPE",
+        help="run the stages recorded in a recipe.json (the shipped model's schedule)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -91,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if value is not None:
             overrides += [key, str(value)]
+    if args.replay is not None:
+        return replay(args, train, val, overrides)
     res = train_crack_model(
         args.out,
         train=train,
@@ -106,6 +120,54 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.no_progress,
     )
     print(json.dumps(res, indent=1, default=str))
+    return 0
+
+
+def iterations_done(out: Path) -> int:
+    """How many iterations a run folder has done (0 for a new one)."""
+    try:
+        info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    return int(info.get("iterations_done") or 0) if (out / "last_checkpoint").is_file() else 0
+
+
+def replay(args: argparse.Namespace, train: list[str], val: list[str], overrides: list[str]) -> int:
+    """Run the stages of a recipe one after the other, skipping those the run has done."""
+    from models.semseg.train import train_crack_model
+
+    try:
+        recipe = json.loads(args.replay.read_text(encoding="utf-8"))
+        stages = recipe["recipe"]["stages"]
+        seed = int(recipe["recipe"]["seed"])
+        plan = [(int(s["end_iter"]), int(s["max_iter"])) for s in stages]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{args.replay}: not a recipe with stages ({exc})") from None
+    res: dict = {}
+    for k, (end, max_iter) in enumerate(plan, 1):
+        done = iterations_done(args.out)
+        if done >= end:
+            logging.info("stage %d/%d (to %d of %d) already done", k, len(plan), end, max_iter)
+            continue
+        logging.info(
+            "stage %d/%d: iterations %d..%d of a %d schedule", k, len(plan), done, end, max_iter
+        )
+        res = train_crack_model(
+            args.out,
+            train=train,
+            val=val,
+            overrides=overrides,
+            seed=seed if args.seed is None else args.seed,
+            threads=args.threads,
+            max_iter=max_iter,
+            device=args.device,
+            stop_at_iter=end if end < max_iter else None,
+            progress=not args.no_progress,
+        )
+        if res["end_iter"] < end:  # stopped by a signal: resume later with the same command
+            print(json.dumps(res, indent=1, default=str))
+            return 0
+    print(json.dumps(res or {"state": "finished", "out": str(args.out)}, indent=1, default=str))
     return 0
 
 

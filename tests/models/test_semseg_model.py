@@ -119,6 +119,48 @@ def test_engine_training_stops_resumes_and_exports(tmp_path: Path) -> None:
     shipped = SemSegPredictor.from_file(tmp_path / "m.pth")
     assert shipped.thresholds == tuple(meta["thresholds"])
     np.testing.assert_allclose(shipped.probabilities(frame), direct.probabilities(frame), atol=2e-2)
+    assert shipped.tta == "none" and meta["recipe"]["stages"] == [
+        {"start_iter": 0, "end_iter": 1, "max_iter": 4},
+        {"start_iter": 1, "end_iter": 4, "max_iter": 4},
+    ]
+    # tuned with test-time flips: the file says so and its predictor uses them
+    meta_tta = export_model(run, tmp_path / "t.pth", tta="flip")
+    assert meta_tta["tta"] == "flip" and SemSegPredictor.from_file(tmp_path / "t.pth").tta == "flip"
+
+
+def test_replaying_a_recipe_runs_its_stages(tmp_path: Path) -> None:
+    """scripts/train_crack_model.py --replay: a 4-iteration cosine stopped at 2, then a 3-long one
+    (the shape of the shipped model's schedule); a second replay finds nothing left to do."""
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "train_crack_model", Path(__file__).parents[2] / "scripts" / "train_crack_model.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    root = write_crack_dataset(tmp_path / "data", 6, seed=2, size=80, n_val=2)
+    stages = [
+        {"start_iter": 0, "end_iter": 2, "max_iter": 4},
+        {"start_iter": 2, "end_iter": 3, "max_iter": 3},
+    ]
+    recipe = tmp_path / "r.recipe.json"
+    recipe.write_text(json.dumps({"recipe": {"seed": 5, "stages": stages}}))
+    run = tmp_path / "run"
+    args = argparse.Namespace(
+        replay=recipe, out=run, seed=None, threads=1, device=None, no_progress=True
+    )
+    assert script.replay(args, [f"{root}:train"], [f"{root}:val"], TINY) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["stages"] == stages and info["state"] == "finished" and info["seed"] == 5
+    assert script.iterations_done(run) == 3
+    assert script.replay(args, [f"{root}:train"], [f"{root}:val"], TINY) == 0
+    assert json.loads((run / "run.json").read_text())["stages"] == stages
+    (tmp_path / "bad.json").write_text("{}")
+    args.replay = tmp_path / "bad.json"
+    with pytest.raises(SystemExit, match="not a recipe with stages"):
+        script.replay(args, [f"{root}:train"], [f"{root}:val"], TINY)
 
 
 class _PixelwiseModel(torch.nn.Module):
