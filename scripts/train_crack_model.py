@@ -73,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --export: test-time augmentation to tune the threshold with and record",
     )
     ap.add_argument(
+        "--criterion",
+        default="mean",
+        choices=("mean", "min"),
+        help="with --export: threshold with the best mean F1 over the val splits, or the best "
+        "worst-split F1",
+    )
+    ap.add_argument(
         "--replay",
         type=Path,
         default=None,
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export is not None:
         from models.semseg.export import export_model
 
-        meta = export_model(args.out, args.export, tta=args.tta)
+        meta = export_model(args.out, args.export, tta=args.tta, criterion=args.criterion)
         keys = ("path", "bytes", "thresholds", "tta", "val")
         print(json.dumps({k: meta[k] for k in keys}, indent=1))
         return 0

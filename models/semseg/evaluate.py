@@ -114,7 +114,8 @@ def evaluate_pixels(
     Returns ``{"groups": {name: {images, skipped, best_threshold, best_f1, best_precision,
     best_recall, sweep: {t: f1}}}, "pooled_threshold", "at_pooled": {name: {precision, recall,
     f1}}, "mean_at_pooled", "tolerance_px"}``, and with ``operating_threshold`` also
-    ``"at_operating": {name: {precision, recall, f1}}``.
+    ``"at_operating": {name: {precision, recall, f1}}``. ``"maximin_threshold"`` is the one
+    whose worst group does best (``"at_maximin"``, ``"min_at_maximin"``).
     """
     from models.semseg.mapper import CrackSemanticMapper
 
@@ -175,6 +176,15 @@ def evaluate_pixels(
             for g, sw in sorted(sweeps.items())
         }
         out["mean_at_pooled"] = float(mean[k])
+        # the threshold whose worst split does best (ties: the better mean)
+        worst = np.min([[c.f1 for c in sw] for sw in sweeps.values()], axis=0)
+        j = int(np.lexsort((-mean, -worst))[0])
+        out["maximin_threshold"] = float(ts[j])
+        out["at_maximin"] = {
+            g: {"precision": sw[j].precision, "recall": sw[j].recall, "f1": sw[j].f1}
+            for g, sw in sorted(sweeps.items())
+        }
+        out["min_at_maximin"] = float(worst[j])
     return out
 
 

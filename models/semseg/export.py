@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.errors import ModelError
 
 __all__ = ["export_model"]
@@ -24,13 +26,18 @@ def export_model(
     dest: str | Path,
     *,
     tta: str = "none",
+    criterion: str = "mean",
     extra_meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``dest`` (fp16 model file) and ``dest.recipe.json``; returns the metadata.
 
     ``tta`` (see :data:`models.semseg.predict.TTA_MODES`) is the test-time augmentation the
     threshold is tuned with; the file records it, so predictors loading it use it too.
+    ``criterion``: ``"mean"`` takes the threshold with the best mean F1 over the val splits,
+    ``"min"`` the one whose worst split does best (every source served as well as possible).
     """
+    if criterion not in ("mean", "min"):
+        raise ModelError(f"unknown threshold criterion {criterion!r}: use 'mean' or 'min'")
     import torch
 
     from models.semseg.evaluate import evaluate_semantic
@@ -46,7 +53,8 @@ def export_model(
         raise ModelError("the run has no validation data to tune the threshold on", path=run)
     pred = SemSegPredictor.from_state_dict(cfg, sd, tta=tta)
     res = evaluate_semantic(pred, val_ds.records, progress=True)
-    thr = float(res["pooled_threshold"])
+    key = "pooled" if criterion == "mean" else "maximin"
+    thr = float(res[f"{key}_threshold"])
     run_info = {}
     if (run / "run.json").is_file():
         run_info = json.loads((run / "run.json").read_text(encoding="utf-8"))
@@ -62,8 +70,10 @@ def export_model(
         "tta": pred.tta,
         "val": {
             "tolerance_px": res["tolerance_px"],
-            "at_threshold": res["at_pooled"],
-            "mean_f1": res["mean_at_pooled"],
+            "criterion": criterion,
+            "at_threshold": res[f"at_{key}"],
+            "mean_f1": float(np.mean([v["f1"] for v in res[f"at_{key}"].values()])),
+            "sweep": {g: v["sweep"] for g, v in res["groups"].items()},
             "best_per_split": {
                 g: {k: v[k] for k in ("best_threshold", "best_f1", "best_precision", "best_recall")}
                 for g, v in res["groups"].items()

@@ -54,3 +54,52 @@ def test_sweep_matches_thresholding_each_time() -> None:
 def test_shape_mismatch() -> None:
     with pytest.raises(ValueError, match="differ in shape"):
         tolerant_counts(np.zeros((3, 3), bool), np.zeros((3, 4), bool))
+
+
+def test_threshold_choice_over_source_splits(tmp_path) -> None:
+    """evaluate_pixels against brute force: per split F1 at every threshold by tolerant_counts,
+    the pooled threshold (best mean F1) and the maximin one (best worst-split F1)."""
+    from models.datasets.sources import combine, load_dataset
+    from models.semseg.evaluate import evaluate_pixels, group_of
+    from models.semseg.mapper import CrackSemanticMapper
+    from models.semseg.synthetic import write_crack_dataset
+
+    a = write_crack_dataset(tmp_path / "a", 4, seed=1, size=64, n_val=3)
+    b = write_crack_dataset(tmp_path / "b", 4, seed=2, size=64, n_val=3)
+    recs = combine([load_dataset(f"{a}:val"), load_dataset(f"{b}:val")], ["crack"]).records
+    loader = CrackSemanticMapper(None, is_train=False, cache=False)  # type: ignore[arg-type]
+    rng = np.random.default_rng(0)
+    maps, truths = {}, {}
+    for r in recs:
+        img, lab = loader.load(r)
+        true = lab == 1
+        split_a = group_of(r) == "a:val"
+        # split a: faint cracks, little clutter; split b: strong cracks among strong clutter
+        lo, hi, clutter = (0.25, 0.6, 0.45) if split_a else (0.5, 1.0, 0.75)
+        prob = rng.uniform(0, clutter, true.shape) * (rng.random(true.shape) < 0.15)
+        prob[true] = rng.uniform(lo, hi, int(true.sum()))
+        maps[img.tobytes()] = prob.astype(np.float32)
+        truths.setdefault("a" if split_a else "b", []).append((prob.astype(np.float32), true))
+    ts = np.round(np.arange(0.1, 0.91, 0.05), 3)
+    res = evaluate_pixels(lambda img: maps[img.tobytes()], recs, thresholds=ts)
+    f1 = {}
+    for g, pairs in truths.items():
+        f1[g] = []
+        for t in ts:
+            c = PixelCounts()
+            for prob, true in pairs:
+                c = c + tolerant_counts(prob >= np.float32(t), true, 2.0)
+            f1[g].append(c.f1)
+    f = np.array([f1["a"], f1["b"]])
+    groups = sorted(res["groups"])
+    assert groups == ["a:val", "b:val"], groups
+    assert (
+        [res["groups"][g]["images"] for g in groups]
+        == [len(truths["a"]), len(truths["b"])]
+        == [3, 3]
+    )
+    pooled, maximin = ts[np.argmax(f.mean(0))], ts[np.argmax(f.min(0))]
+    assert res["pooled_threshold"] == pytest.approx(pooled)
+    assert res["maximin_threshold"] == pytest.approx(maximin)
+    assert res["min_at_maximin"] == pytest.approx(f.min(0).max())
+    assert pooled != maximin  # the two criteria differ on this data
