@@ -40,6 +40,13 @@ def describe_semseg_model_file(path: Path) -> dict[str, Any] | None:
         "size_mb": round(size_mb, 1),
         "dtype": meta.get("dtype"),
         "iteration": meta.get("iteration"),
+        "tta": meta.get("tta", "none"),
+        "threshold_criterion": val.get("criterion", "mean"),
+        "stages": [
+            f"{st.get('start_iter')}-{st.get('end_iter')} of {st.get('max_iter')}"
+            for st in r.get("stages") or []
+        ]
+        or None,
         "val_f1": {s: round(v["f1"], 3) for s, v in at.items() if "f1" in v},
         "val_precision": {s: round(v["precision"], 3) for s, v in at.items() if "precision" in v},
         "val_recall": {s: round(v["recall"], 3) for s, v in at.items() if "recall" in v},

@@ -116,6 +116,7 @@ def test_engine_training_stops_resumes_and_exports(tmp_path: Path) -> None:
         meta["bytes"] / 2**20, 1
     )
     assert set(info["val_f1"]) == {"all"} and any("below 0.85" in w for w in info["warnings"])
+    assert info["tta"] == "none" and info["stages"] == ["0-1 of 4", "1-4 of 4"]
     shipped = SemSegPredictor.from_file(tmp_path / "m.pth")
     assert shipped.thresholds == tuple(meta["thresholds"])
     np.testing.assert_allclose(shipped.probabilities(frame), direct.probabilities(frame), atol=2e-2)
