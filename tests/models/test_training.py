@@ -80,24 +80,34 @@ def test_loss_falls_checkpoints_and_resume(tmp_path: Path, d2_squares: dict, d2_
     assert (res2.start_iter, res2.end_iter) == (20, 22) and len(res2.losses) == 2
 
 
+def _squares_cfg(d2_squares: dict, d2_overrides, max_iter: int):
+    """A tiny Mask R-CNN run config on the squares fixture."""
+    return new_run_config(
+        "mask_rcnn_R18_FPN_jetson",
+        [str(d2_squares["train"])],
+        overrides=d2_overrides(),
+        max_iter=max_iter,
+        threads=1,
+    )
+
+
+def _resumed_cfg(out: Path, max_iter: int):
+    """A run folder's own config with another MAX_ITER (to resume it with)."""
+    cfg = load_run_config(out)
+    cfg.defrost()
+    cfg.SOLVER.MAX_ITER = max_iter
+    return cfg
+
+
 def test_time_limit_stops_with_a_checkpoint_and_resumes(
     tmp_path: Path, d2_squares: dict, d2_overrides
 ) -> None:
     out = tmp_path / "run"
-    cfg = new_run_config(
-        "mask_rcnn_R18_FPN_jetson",
-        [str(d2_squares["train"])],
-        overrides=d2_overrides(),
-        max_iter=50,
-        threads=1,
-    )
+    cfg = _squares_cfg(d2_squares, d2_overrides, 50)
     res = train(cfg, out, progress=False, stop_after_s=0.0)  # stops after the first iteration
     assert (res.start_iter, res.end_iter) == (0, 1) and (out / "model_0000000.pth").is_file()
     assert json.loads((out / "run.json").read_text())["state"] == "stopped"
-    cfg2 = load_run_config(out)
-    cfg2.defrost()
-    cfg2.SOLVER.MAX_ITER = 2
-    res2 = train(cfg2, out, resume=True, progress=False)
+    res2 = train(_resumed_cfg(out, 2), out, resume=True, progress=False)
     assert (res2.start_iter, res2.end_iter) == (1, 2)
 
 
@@ -106,22 +116,12 @@ def test_stage_schedule_stops_at_an_iteration_and_records_its_stages(
 ) -> None:
     """A schedule in stages: 3 iterations of a 6-long schedule, then 2 more of a 5-long one."""
     out = tmp_path / "run"
-    cfg = new_run_config(
-        "mask_rcnn_R18_FPN_jetson",
-        [str(d2_squares["train"])],
-        overrides=d2_overrides(),
-        max_iter=6,
-        threads=1,
-    )
-    res = train(cfg, out, progress=False, stop_at_iter=3)
+    res = train(_squares_cfg(d2_squares, d2_overrides, 6), out, progress=False, stop_at_iter=3)
     assert (res.start_iter, res.end_iter) == (0, 3) and (out / "model_0000002.pth").is_file()
     info = json.loads((out / "run.json").read_text())
     assert info["state"] == "stopped"
     assert info["stages"] == [{"start_iter": 0, "end_iter": 3, "max_iter": 6}]
-    cfg2 = load_run_config(out)
-    cfg2.defrost()
-    cfg2.SOLVER.MAX_ITER = 5
-    res2 = train(cfg2, out, resume=True, progress=False)
+    res2 = train(_resumed_cfg(out, 5), out, resume=True, progress=False)
     assert (res2.start_iter, res2.end_iter) == (3, 5)
     info = json.loads((out / "run.json").read_text())
     assert info["state"] == "finished" and info["stages"] == [
