@@ -209,6 +209,7 @@ def test_bad_requests_are_clear_errors(tmp_path: Path) -> None:
         plan_corridor(PlanRequest(asset=RAIL, from_m=0, to_m=500, video="1280x720"))
 
 
+@pytest.mark.realdata
 def test_terrain_following_keeps_height_within_the_climb_limit(
     tmp_path: Path, shared_data: Path
 ) -> None:

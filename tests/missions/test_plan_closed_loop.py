@@ -1,0 +1,136 @@
+"""Closed loop: plan a stretch, fly the .plan in the simulator, process the flight, and require
+the whole planned stretch covered at no coarser than the target GSD.
+
+``survey process`` is run with ``max_gsd_rgb_m`` = the target (coarser frames are not
+candidates) and ``min_gain_m`` = one station (so the selection leaves no station a candidate
+sees uncovered); the planned chainage range is mapped onto the simulated line by locating the
+planned route's points on the flight's ``asset.geojson``. The logs are exact (``errors="none"``:
+a GNSS outage would make frames unlocatable, which is not the plan's fault); wind and
+turbulence still move the aircraft off the planned line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from missions.errors import PlanError
+from missions.plan.cli import write_plan
+from missions.plan.planner import PlanRequest, plan_corridor
+from missions.plan.simplan import is_qgc_plan, sim_config_from_plan
+from missions.sim.simulate import simulate_flight
+from survey.config import Config
+from survey.process.pipeline import process_flight
+
+RAIL = str(Path(__file__).resolve().parents[2] / "missions/data/railway_tullnerfelder_bahn.geojson")
+PIPE = "geometry/pipelines/GEM_P0664_Adria-Wien_oil_pipeline.geojson"
+
+
+def _loop(tmp: Path, req: PlanRequest, **sim: Any) -> dict[str, Any]:
+    plan = plan_corridor(req)
+    write_plan(plan, tmp / "plan", basemap=None)
+    cfg = sim_config_from_plan(tmp / "plan" / "sortie_01.plan")
+    cfg = dataclasses.replace(cfg, errors="none", coco_every=1000, **sim)
+    res = simulate_flight(cfg, tmp / "flight")
+    c = Config()
+    target = plan.request.gsd_m
+    c = dataclasses.replace(
+        c,
+        pipeline=dataclasses.replace(c.pipeline, progress=False),
+        process=dataclasses.replace(c.process, models=["none"], basemap="", exports=["csv"],
+                                    max_gsd_rgb_m=target, min_gain_m=c.process.station_step_m),
+    )  # fmt: skip
+    process_flight(tmp / "flight", tmp / "run", config=c)
+    summary = json.loads((tmp / "run" / "summary.json").read_text())
+    sel = json.loads((tmp / "run" / "stages" / "select" / "select.json").read_text())
+    # the planned range on the simulated line's chainage
+    from survey.process.asset import load_asset
+
+    flown = load_asset(tmp / "flight" / "asset.geojson", c.process)
+    pts = np.array([plan.route.point_at(m, 0.0) for m in (plan.from_m, plan.to_m)])
+    ch = flown.locate(pts[:, 0], pts[:, 1], max_offset_m=5.0).location.chainage_m
+    return {"plan": plan, "cfg": cfg, "res": res, "summary": summary, "select": sel,
+            "range": (float(ch.min()), float(ch.max())), "target": target}  # fmt: skip
+
+
+def _check_full_coverage(r: dict[str, Any]) -> None:
+    a, b = r["range"]
+    assert b - a == pytest.approx(r["plan"].to_m - r["plan"].from_m, abs=1.0)
+    cov = r["summary"]["coverage"]["rgb"]
+    gaps = r["summary"]["coverage_gaps_m"]["rgb"]
+    (rid,) = cov
+    lo, hi = cov[rid]["surveyed_m"]
+    assert lo <= a and hi >= b, (cov, r["range"])
+    inside = [g for g in gaps[rid] if g[1] > a and g[0] < b]
+    assert inside == [], inside  # 100 % of the planned stretch
+    g = r["select"]["bands"]["rgb"]["streams"]["video1"]["gsd_m"]
+    assert g[1] <= r["target"]  # every analysed frame at the target GSD or finer
+    assert g[0] >= 0.9 * r["target"]  # and not needlessly fine (the plan's height)
+
+
+def test_rail_plan_flown_and_processed_covers_the_stretch(tmp_path: Path) -> None:
+    req = PlanRequest(asset=RAIL, from_m=1000.0, to_m=1060.0, gsd_m=0.015, video="1280x720@5")
+    r = _loop(tmp_path, req)
+    p, cfg = r["plan"], r["cfg"]
+    # the simulator flew what the mission items say
+    assert cfg.altitude_agl_m == pytest.approx(p.altitude_agl_m)
+    assert cfg.speed_m_s == pytest.approx(p.speed_m_s)
+    assert abs(cfg.offset_m) < 0.1 and cfg.video == "1280x720@5"
+    assert cfg.length_m == pytest.approx(p.sorties[0].passes[0].length_m, abs=1.0)
+    _check_full_coverage(r)
+    frames = r["summary"]["frames"]["video1"]
+    # the fewest frames: about one per (footprint less the edge margins) of track
+    span = r["range"][1] - r["range"][0]
+    assert frames["selected"] <= 2 * (span / (p.footprint_along_m * 0.7)) + 4
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_pipeline_plan_flown_and_processed_covers_the_stretch(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    req = PlanRequest(asset=str(shared_data / PIPE), asset_kind="pipeline", from_m=20000.0,
+                      to_m=20100.0, gsd_m=0.04, video="1280x720@4")  # fmt: skip
+    r = _loop(tmp_path, req, texture_res_m=0.02)
+    assert r["plan"].offsets_m == (0.0,) and r["plan"].corridor_width_m == 30.0
+    _check_full_coverage(r)
+
+
+def test_simulate_tells_plan_files_from_toml(tmp_path: Path) -> None:
+    plan = plan_corridor(PlanRequest(asset=RAIL, from_m=1000.0, to_m=1100.0,
+                                     corridor_width_m=40.0))  # fmt: skip
+    write_plan(plan, tmp_path / "p", basemap=None)
+    f = tmp_path / "p" / "sortie_01.plan"
+    assert is_qgc_plan(f)
+    renamed = tmp_path / "mission.json"
+    renamed.write_text(f.read_text())
+    assert is_qgc_plan(renamed)
+    toml = tmp_path / "s.toml"
+    toml.write_text("[simulate]\nlength_m = 50.0\n")
+    assert not is_qgc_plan(toml)
+    # three passes: one must be chosen; the chosen one is flown at its offset and direction
+    with pytest.raises(PlanError, match="3 passes.*--plan-pass N"):
+        sim_config_from_plan(f)
+    for k in (1, 2, 3):
+        cfg = sim_config_from_plan(f, k)
+        off = plan.offsets_m[k - 1]
+        # the simulator's offsets are to the left of its own line, which may run the other way
+        assert abs(cfg.offset_m) == pytest.approx(abs(off), abs=0.2)
+    assert sim_config_from_plan(f, 1).direction == -sim_config_from_plan(f, 2).direction
+    with pytest.raises(PlanError, match="no pass 4"):
+        sim_config_from_plan(f, 4)
+    # the CLI: a .plan goes to the plan reader, a TOML file still to the settings loader
+    from survey.cli import cli
+
+    r = CliRunner().invoke(cli, ["simulate", "--plan", str(f), "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "--plan-pass N" in r.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[simulate]\nlength_m = 'x'\n")
+    r = CliRunner().invoke(cli, ["simulate", "--plan", str(bad), "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "simulate.length_m" in r.output
