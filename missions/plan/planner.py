@@ -543,6 +543,13 @@ def plan_corridor(req: PlanRequest) -> CorridorPlan:
     return plan
 
 
+def _coords(geom: Any) -> list[tuple[float, float]]:
+    """Every vertex of a (multi-part) geometry."""
+    import shapely
+
+    return [tuple(c) for c in shapely.get_coordinates(geom).tolist()]
+
+
 def _variable_time(s: Sortie) -> float:
     return s.time_s["passes"] + s.time_s["transit"]
 
@@ -644,12 +651,17 @@ def _sortie(
         if hit.size:
             i = int(hit[0])
             foot = route.locate([xs[i], xs[i + 1]], [ys[i], ys[i + 1]]).chainage_m
+            leg = shapely.LineString([(xs[i], ys[i]), (xs[i + 1], ys[i + 1])])
+            d_in = min(leg.project(shapely.Point(c)) for c in _coords(leg.intersection(poly)))
+            at = leg.interpolate(d_in)
+            ch_in = float(route.locate([at.x], [at.y]).chainage_m[0])
             from geo.chainage import format_km
 
             what = f"pass {pidx[i + 1]}" if kinds[i + 1] == "survey" else kinds[i + 1]
             raise PlanError(
-                f"sortie {index}, leg {i + 1} ({what}, chainage {format_km(float(foot[0]))} to "
-                f"{format_km(float(foot[1]))}) enters the no-fly zone {name!r}",
+                f"sortie {index}, leg {i + 1} ({what}, {format_km(float(foot[0]))} to "
+                f"{format_km(float(foot[1]))}) enters the no-fly zone {name!r} at chainage "
+                f"{format_km(ch_in)}",
                 path=req.nofly,
             )
     # times

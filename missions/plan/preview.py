@@ -96,7 +96,6 @@ def write_map(plan: CorridorPlan, path: str | Path, basemap: str | None = "osm")
     chainage ticks, homes and no-fly zones."""
     import folium
 
-    from geo.layers import routes_layer
     from geo.maps import survey_map
     from geo.maps import write_map as _write
 
@@ -104,7 +103,7 @@ def write_map(plan: CorridorPlan, path: str | Path, basemap: str | None = "osm")
     parts = layers["plan"]
     m = survey_map(
         None,
-        routes=routes_layer([plan.route]),
+        routes=layers["asset"].rename(columns={"label": "chainage_label"}),
         flight_path=parts[parts.layer == "sortie"],
         footprints=parts[parts.layer == "swath"],
         title=f"Plan: {plan.route.name or plan.route.route_id}",
@@ -122,7 +121,9 @@ def write_map(plan: CorridorPlan, path: str | Path, basemap: str | None = "osm")
             folium.CircleMarker([row.geometry.y, row.geometry.x], radius=3, color=col,
                                 fill=True, tooltip=row.label).add_to(fg)  # fmt: skip
         for _, row in wgs[(wgs.sortie == s.index) & (wgs.layer == "home")].iterrows():
-            folium.Marker([row.geometry.y, row.geometry.x], tooltip=row.label).add_to(fg)
+            folium.CircleMarker([row.geometry.y, row.geometry.x], radius=7, color="#000",
+                                weight=2, fill=True, fill_color="#fff", fill_opacity=1.0,
+                                tooltip=row.label).add_to(fg)  # fmt: skip
         fg.add_to(m)
     fg = folium.FeatureGroup("Chainage")
     for _, row in wgs[wgs.layer == "chainage"].iterrows():
@@ -136,4 +137,12 @@ def write_map(plan: CorridorPlan, path: str | Path, basemap: str | None = "osm")
                        style_function=lambda _: {"color": "#b00", "fillOpacity": 0.3},
                        tooltip=folium.GeoJsonTooltip(["label"])).add_to(fg)  # fmt: skip
         fg.add_to(m)
+    # survey_map added its layer control before these groups: move it last so that its
+    # script runs after every group it lists exists
+    for key, child in list(m._children.items()):
+        if isinstance(child, folium.LayerControl):
+            del m._children[key]
+    folium.LayerControl(collapsed=False).add_to(m)
+    b = wgs.total_bounds
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     return _write(m, path)

@@ -182,9 +182,13 @@ def test_nofly_zone_refuses_the_plan_naming_the_leg(tmp_path: Path) -> None:
     msg = str(err.value)
     assert "sortie 1, leg" in msg and "pass 1" in msg and "'substation'" in msg
     assert str(zone) in msg
-    # the leg's chainage brackets the zone (0+685 .. 0+715)
-    a, b = (float(k) * 1000 + float(m) for k, m in re.findall(r"(\d+)\+(\d+\.\d)", msg)[:2])
-    assert a <= 700 <= b
+    # where the leg enters the grid-aligned 30 m square centred on 0+700: 15 m / max(|tx|, |ty|)
+    # before its centre along a line of direction (tx, ty)
+    x0, y0 = p.route.point_at(690.0, 0.0)
+    tx, ty = (x - x0) / 10.0, (y - y0) / 10.0
+    (entry,) = re.findall(r"at chainage (\d+)\+(\d+\.\d)", msg)
+    expect = 700.0 - 15.0 / max(abs(tx), abs(ty))
+    assert float(entry[0]) * 1000 + float(entry[1]) == pytest.approx(expect, abs=0.15)
     # a zone 200 m off the line is fine; a line file is not a zone file
     x2, y2 = p.route.point_at(700.0, 200.0)
     far = _zone(tmp_path / "far.geojson", p, x2, y2, "far")
