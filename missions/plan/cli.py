@@ -116,6 +116,13 @@ def _chainage(text: str | None, opt: str) -> float | None:
 @click.option("--dem-vertical", type=click.Choice(["msl", "ellipsoid"]), default="msl")
 @click.option("--firmware", type=click.Choice(["ardupilot", "px4"]), default="ardupilot")
 @click.option("--basemap", default="osm", show_default=True, help="osm, a tile URL, or none.")
+@click.option(
+    "--upload",
+    default=None,
+    metavar="CONNECTION",
+    help="Upload a sortie to the vehicle (pymavlink connection, e.g. udpout:HOST:14550).",
+)
+@click.option("--upload-sortie", type=int, default=1, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def plan(**o: Any) -> None:  # fmt: skip
@@ -141,6 +148,17 @@ def plan(**o: Any) -> None:  # fmt: skip
         p = plan_corridor(req)
         basemap = None if str(o["basemap"]).lower() == "none" else o["basemap"]
         summary = write_plan(p, o["out"], basemap=basemap)
+        if o["upload"]:
+            from missions.plan.mission import home_item, mission_items
+            from missions.plan.upload import upload_mission
+
+            k = o["upload_sortie"]
+            if not 1 <= k <= len(p.sorties):
+                raise click.BadParameter(f"the plan has {len(p.sorties)} sorties",
+                                         param_hint="--upload-sortie")  # fmt: skip
+            s = p.sorties[k - 1]
+            summary["uploaded_items"] = upload_mission(o["upload"], mission_items(p, s),
+                                                       home_item(p, s))  # fmt: skip
     except MissionError as exc:
         raise click.ClickException(str(exc)) from exc
     if o["as_json"]:
@@ -160,4 +178,6 @@ def plan(**o: Any) -> None:  # fmt: skip
     for s in summary["sorties"]:
         click.echo(f"  sortie {s['index']}: {s['chainage_m'][0]:.0f}-{s['chainage_m'][1]:.0f} m, "
                    f"{s['flight_s'] / 60:.1f} min, battery {100 * s['battery']:.0f} %")  # fmt: skip
+    if "uploaded_items" in summary:
+        click.echo(f"  uploaded sortie {o['upload_sortie']} ({summary['uploaded_items']} items)")
     click.echo(f"  wrote {o['out']}: {', '.join(Path(f).name for f in summary['files'])}")

@@ -34,6 +34,7 @@ __all__ = [
     "CMD",
     "MissionItem",
     "check_qgc_plan",
+    "home_item",
     "mission_items",
     "read_qgc_plan",
     "read_wpl",
@@ -116,6 +117,12 @@ def mission_items(plan: CorridorPlan, sortie: Sortie) -> list[MissionItem]:
 def _home(plan: CorridorPlan, sortie: Sortie) -> tuple[float, float, float]:
     lon, lat = plan.lonlat(*sortie.home_xy)
     return float(lat), float(lon), float(sortie.home_ground_m)
+
+
+def home_item(plan: CorridorPlan, sortie: Sortie) -> MissionItem:
+    """Mission item 0 (home, AMSL; 0 m on flat plans, where the vehicle sets it on arming)."""
+    lat, lon, alt = _home(plan, sortie)
+    return MissionItem(CMD["NAV_WAYPOINT"], FRAME_GLOBAL, (0, 0, 0, 0), lat, lon, alt)
 
 
 def _jnum(v: float) -> float | None:
@@ -285,10 +292,8 @@ def write_wpl(plan: CorridorPlan, sortie: Sortie, path: str | Path) -> Path:
     """Write one sortie as MAVLink WPL 110 text with pymavlink's ``mavwp`` (item 0 = home)."""
     from pymavlink import mavutil, mavwp
 
-    lat, lon, alt = _home(plan, sortie)
     loader = mavwp.MAVWPLoader()
-    rows = [MissionItem(CMD["NAV_WAYPOINT"], FRAME_GLOBAL, (0, 0, 0, 0), lat, lon, alt)]
-    rows += mission_items(plan, sortie)
+    rows = [home_item(plan, sortie), *mission_items(plan, sortie)]
     for seq, it in enumerate(rows):
         prm = [0.0 if not np.isfinite(v) else float(v) for v in it.params]
         loader.add(
