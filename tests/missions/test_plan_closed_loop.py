@@ -84,6 +84,19 @@ def test_rail_plan_flown_and_processed_covers_the_stretch(tmp_path: Path) -> Non
     assert abs(cfg.offset_m) < 0.1 and cfg.video == "1280x720@5"
     assert cfg.length_m == pytest.approx(p.sorties[0].passes[0].length_m, abs=1.0)
     _check_full_coverage(r)
+    # the planner's margins hold for the simulated aircraft: its true track stays within the
+    # cross-track error of the planned pass (95 %), its height within the vertical error
+    import pandas as pd
+    import shapely
+
+    q = p.sorties[0].passes[0]
+    t = pd.read_csv(tmp_path / "flight" / "truth" / "trajectory_true.csv")
+    x, y = p.frame.from_lonlat(t.lon_deg.to_numpy(), t.lat_deg.to_numpy())
+    dev = shapely.distance(
+        shapely.LineString(np.column_stack([q.x_m, q.y_m])), shapely.points(x, y)
+    )
+    assert np.percentile(dev, 95) <= p.request.xtrack_error_m
+    assert t.agl_m.max() <= p.altitude_agl_m + p.request.alt_error_m
     frames = r["summary"]["frames"]["video1"]
     # the fewest frames: about one per (footprint less the edge margins) of track
     span = r["range"][1] - r["range"][0]
