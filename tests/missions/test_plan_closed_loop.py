@@ -1,5 +1,7 @@
 """Closed loop: plan a stretch, fly the .plan in the simulator, process the flight, and require
-the whole planned stretch covered at no coarser than the target GSD.
+the whole planned stretch covered at no coarser than the target GSD. The rail case runs the
+commands (`survey plan`, `survey simulate --plan FILE.plan`, `survey -c CFG process`), the
+pipeline case the library calls.
 
 ``survey process`` is run with ``max_gsd_rgb_m`` = the target (coarser frames are not
 candidates) and ``min_gain_m`` = one station (so the selection leaves no station a candidate
@@ -32,21 +34,17 @@ RAIL = str(Path(__file__).resolve().parents[2] / "missions/data/railway_tullnerf
 PIPE = "geometry/pipelines/GEM_P0664_Adria-Wien_oil_pipeline.geojson"
 
 
-def _loop(tmp: Path, req: PlanRequest, **sim: Any) -> dict[str, Any]:
-    plan = plan_corridor(req)
-    write_plan(plan, tmp / "plan", basemap=None)
-    cfg = sim_config_from_plan(tmp / "plan" / "sortie_01.plan")
-    cfg = dataclasses.replace(cfg, errors="none", coco_every=1000, **sim)
-    res = simulate_flight(cfg, tmp / "flight")
+def _process_config(target: float) -> Config:
     c = Config()
-    target = plan.request.gsd_m
-    c = dataclasses.replace(
+    return dataclasses.replace(
         c,
         pipeline=dataclasses.replace(c.pipeline, progress=False),
         process=dataclasses.replace(c.process, models=["none"], basemap="", exports=["csv"],
                                     max_gsd_rgb_m=target, min_gain_m=c.process.station_step_m),
     )  # fmt: skip
-    process_flight(tmp / "flight", tmp / "run", config=c)
+
+
+def _results(tmp: Path, plan: Any, c: Config) -> dict[str, Any]:
     summary = json.loads((tmp / "run" / "summary.json").read_text())
     sel = json.loads((tmp / "run" / "stages" / "select" / "select.json").read_text())
     # the planned range on the simulated line's chainage
@@ -55,8 +53,40 @@ def _loop(tmp: Path, req: PlanRequest, **sim: Any) -> dict[str, Any]:
     flown = load_asset(tmp / "flight" / "asset.geojson", c.process)
     pts = np.array([plan.route.point_at(m, 0.0) for m in (plan.from_m, plan.to_m)])
     ch = flown.locate(pts[:, 0], pts[:, 1], max_offset_m=5.0).location.chainage_m
-    return {"plan": plan, "cfg": cfg, "res": res, "summary": summary, "select": sel,
-            "range": (float(ch.min()), float(ch.max())), "target": target}  # fmt: skip
+    return {"plan": plan, "summary": summary, "select": sel,
+            "range": (float(ch.min()), float(ch.max())), "target": plan.request.gsd_m}  # fmt: skip
+
+
+def _loop(tmp: Path, req: PlanRequest, **sim: Any) -> dict[str, Any]:
+    """Plan, fly and process through the library (fast settings)."""
+    plan = plan_corridor(req)
+    write_plan(plan, tmp / "plan", basemap=None)
+    cfg = sim_config_from_plan(tmp / "plan" / "sortie_01.plan")
+    cfg = dataclasses.replace(cfg, errors="none", coco_every=1000, **sim)
+    simulate_flight(cfg, tmp / "flight")
+    c = _process_config(plan.request.gsd_m)
+    process_flight(tmp / "flight", tmp / "run", config=c)
+    return {**_results(tmp, plan, c), "cfg": cfg}
+
+
+def _loop_cli(tmp: Path, plan_args: list[str], req: PlanRequest) -> dict[str, Any]:
+    """The same through the commands: survey plan, survey simulate --plan, survey process."""
+    from survey.cli import cli
+    from survey.config import to_toml
+
+    run = CliRunner()
+    r = run.invoke(cli, ["plan", *plan_args, "--out", str(tmp / "plan"), "--basemap", "none"])
+    assert r.exit_code == 0, r.output
+    r = run.invoke(cli, ["simulate", "--plan", str(tmp / "plan" / "sortie_01.plan"),
+                         "--no-errors", "--out", str(tmp / "flight"), "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    c = _process_config(req.gsd_m or 0.0)
+    (tmp / "survey.toml").write_text(to_toml(c))
+    r = run.invoke(cli, ["-c", str(tmp / "survey.toml"), "process", str(tmp / "flight"),
+                         "--out", str(tmp / "run")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    plan = plan_corridor(req)  # the same request, for the expected values
+    return _results(tmp, plan, c)
 
 
 def _check_full_coverage(r: dict[str, Any]) -> None:
@@ -75,14 +105,17 @@ def _check_full_coverage(r: dict[str, Any]) -> None:
 
 
 def test_rail_plan_flown_and_processed_covers_the_stretch(tmp_path: Path) -> None:
+    args = ["--asset", RAIL, "--from", "1+000", "--to", "1+060", "--gsd-cm", "1.5",
+            "--video", "1280x720@5"]  # fmt: skip
     req = PlanRequest(asset=RAIL, from_m=1000.0, to_m=1060.0, gsd_m=0.015, video="1280x720@5")
-    r = _loop(tmp_path, req)
-    p, cfg = r["plan"], r["cfg"]
+    r = _loop_cli(tmp_path, args, req)
+    p = r["plan"]
     # the simulator flew what the mission items say
-    assert cfg.altitude_agl_m == pytest.approx(p.altitude_agl_m)
-    assert cfg.speed_m_s == pytest.approx(p.speed_m_s)
-    assert abs(cfg.offset_m) < 0.1 and cfg.video == "1280x720@5"
-    assert cfg.length_m == pytest.approx(p.sorties[0].passes[0].length_m, abs=1.0)
+    sc = json.loads((tmp_path / "flight" / "truth" / "scenario.json").read_text())["config"]
+    assert sc["altitude_agl_m"] == pytest.approx(p.altitude_agl_m, abs=1e-3)
+    assert sc["speed_m_s"] == pytest.approx(p.speed_m_s, abs=1e-3)
+    assert abs(sc["offset_m"]) < 0.1 and sc["video"] == "1280x720@5"
+    assert sc["length_m"] == pytest.approx(p.sorties[0].passes[0].length_m, abs=1.0)
     _check_full_coverage(r)
     # the planner's margins hold for the simulated aircraft: its true track stays within the
     # cross-track error of the planned pass (95 %), its height within the vertical error
