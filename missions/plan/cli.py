@@ -49,6 +49,19 @@ def _chainage(text: str | None, opt: str) -> float | None:
         raise click.BadParameter(str(exc), param_hint=opt) from exc
 
 
+def _home(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(f"expected LAT,LON in degrees, got {text!r}",
+                                 param_hint="--home") from exc  # fmt: skip
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise click.BadParameter(f"not a latitude,longitude: {text!r}", param_hint="--home")
+    return lon, lat
+
+
 @click.command()
 @click.option(
     "--asset",
@@ -100,6 +113,12 @@ def _chainage(text: str | None, opt: str) -> float | None:
 @click.option("--endurance-min", type=float, default=30.0, show_default=True)
 @click.option("--reserve", type=float, default=0.25, show_default=True)
 @click.option("--climb-rate", type=float, default=3.0, show_default=True)
+@click.option(
+    "--home",
+    default=None,
+    metavar="LAT,LON",
+    help="Take-off point of every sortie (default: each sortie's start on the line).",
+)
 @click.option("--sortie-overlap-m", type=float, default=20.0, show_default=True)
 @click.option(
     "--nofly",
@@ -143,6 +162,7 @@ def plan(**o: Any) -> None:  # fmt: skip
         exposure_s=o["exposure_s"], blur_px=o["blur_px"], track_tolerance_m=o["tolerance_m"],
         sortie_overlap_m=o["sortie_overlap_m"], nofly=o["nofly"], dem=o["dem"],
         dem_vertical=o["dem_vertical"], aircraft=ac, firmware=o["firmware"],
+        home_lonlat=_home(o["home"]),
     )  # fmt: skip
     try:
         p = plan_corridor(req)
@@ -178,6 +198,8 @@ def plan(**o: Any) -> None:  # fmt: skip
     for s in summary["sorties"]:
         click.echo(f"  sortie {s['index']}: {s['chainage_m'][0]:.0f}-{s['chainage_m'][1]:.0f} m, "
                    f"{s['flight_s'] / 60:.1f} min, battery {100 * s['battery']:.0f} %")  # fmt: skip
+    for w in summary["warnings"]:
+        click.echo(f"  warning: {w}")
     if "uploaded_items" in summary:
         click.echo(f"  uploaded sortie {o['upload_sortie']} ({summary['uploaded_items']} items)")
     click.echo(f"  wrote {o['out']}: {', '.join(Path(f).name for f in summary['files'])}")

@@ -189,6 +189,7 @@ class CorridorPlan:
     terrain: bool
     sorties: tuple[Sortie, ...]
     planning_s: float = 0.0
+    warnings: tuple[str, ...] = ()
 
     @property
     def n_waypoints(self) -> int:
@@ -239,6 +240,7 @@ class CorridorPlan:
                 for s in self.sorties
             ],
             "planning_s": round(self.planning_s, 4),
+            "warnings": list(self.warnings),
         }  # fmt: skip
 
 
@@ -531,13 +533,21 @@ def plan_corridor(req: PlanRequest) -> CorridorPlan:
         per_m = _variable_time(sorties[0]) / max(chunk, 1e-9)
         fit = (ac.usable_s - fixed) / max(per_m, 1e-12)
         n = max(n + 1, math.ceil((length - ov) / max(fit - ov, 1.0)))
+    warnings = []
+    if len(offsets) > 1:
+        warnings.append(
+            f"{len(offsets)} passes: no single frame spans the {width:.0f} m corridor, and "
+            "survey process counts a station as covered only when one frame spans the whole "
+            "corridor there (its coverage report will show gaps; fly higher or narrow the "
+            "corridor for one pass)"
+        )
     plan = CorridorPlan(
         request=req, camera=cam, kind=kind, route=route, frame=frame, from_m=a_m, to_m=b_m,
         altitude_agl_m=h, gsd_m=gsd, swath_m=swath, footprint_along_m=along,
         corridor_width_m=width, offsets_m=offsets, speed_m_s=v, speed_limits_m_s=limits,
         frame_spacing_m=frame_spacing, gimbal_pitch_deg=req.gimbal_pitch_deg,
         terrain=dem is not None, sorties=tuple(sorties),
-        planning_s=time.perf_counter() - t0,
+        planning_s=time.perf_counter() - t0, warnings=tuple(warnings),
     )  # fmt: skip
     log.info("planned %s: %d sorties, %d waypoints", req.asset, n, plan.n_waypoints)
     return plan

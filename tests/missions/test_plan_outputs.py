@@ -138,3 +138,13 @@ def test_survey_plan_cli_writes_everything(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["plan", "--asset", RAIL, "--from", "0", "--to", "99+000",
                                    "--out", str(out)])  # fmt: skip
     assert bad.exit_code == 1 and "no route holds chainage" in bad.output
+    bad = CliRunner().invoke(cli, ["plan", "--asset", RAIL, "--from", "0", "--to", "500",
+                                   "--home", "48.3", "--out", str(out)])  # fmt: skip
+    assert bad.exit_code != 0 and "expected LAT,LON" in bad.output
+    r = CliRunner().invoke(cli, ["plan", "--asset", RAIL, "--from", "0", "--to", "500",
+                                 "--home", "48.35,15.76", "--corridor-width-m", "40",
+                                 "--basemap", "none", "--out", str(tmp_path / "h")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "warning: 3 passes" in r.output
+    home = json.loads((tmp_path / "h" / "sortie_01.plan").read_text())["mission"]
+    assert home["plannedHomePosition"][:2] == pytest.approx([48.35, 15.76], abs=1e-9)

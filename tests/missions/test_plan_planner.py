@@ -241,3 +241,31 @@ def test_terrain_following_keeps_height_within_the_climb_limit(
     grade = np.abs(np.diff(q.alt_m)) / np.diff(s_wp)
     assert grade.max() <= 3.0 / p.speed_m_s + 1e-9
     assert np.allclose(q.ground_m, dem.height_at(q.x_m, q.y_m))
+
+
+@pytest.mark.realdata
+def test_camera_from_a_photo(shared_data: Path) -> None:
+    from missions.plan.camera import plan_camera
+
+    photo = shared_data / "drone_imagery/odm_p4rtk_taiwan/images/100_0005_0018.tif"
+    cam = plan_camera(str(photo), video=None)
+    # Phantom 4 RTK (FC6310R): 8.8 mm on a 13.2 mm wide sensor; these photos are 1368 px wide:
+    # nominal fx = 8.8 / 13.2 * 1368 = 912 px; the photo's own calibration is within 1 %
+    assert cam.name.endswith("FC6310R") and cam.width_px == 1368
+    assert cam.fx_px == pytest.approx(912.0, rel=0.01)
+    p = plan_corridor(PlanRequest(asset=RAIL, from_m=0, to_m=300, camera=str(photo), video=None,
+                                  gsd_m=0.02))  # fmt: skip
+    assert p.altitude_agl_m == pytest.approx(0.02 * cam.fx_px - 0.3)
+
+
+def test_home_position_and_multi_pass_warning() -> None:
+    base = plan_corridor(PlanRequest(asset=RAIL, from_m=500, to_m=900))
+    assert base.warnings == ()
+    x, y = base.route.point_at(700.0, 40.0)
+    lon, lat = base.frame.to_lonlat(x, y)
+    p = plan_corridor(PlanRequest(asset=RAIL, from_m=500, to_m=900, corridor_width_m=40.0,
+                                  home_lonlat=(float(lon), float(lat))))  # fmt: skip
+    s = p.sorties[0]
+    assert s.home_xy == pytest.approx((x, y), abs=1e-6)
+    assert s.path.x_m[0] == pytest.approx(x) and s.path.x_m[-1] == pytest.approx(x)
+    assert len(p.warnings) == 1 and "3 passes" in p.warnings[0]
