@@ -180,3 +180,34 @@ def test_simulate_tells_plan_files_from_toml(tmp_path: Path) -> None:
     bad.write_text("[simulate]\nlength_m = 'x'\n")
     r = CliRunner().invoke(cli, ["simulate", "--plan", str(bad), "--out", str(tmp_path / "o")])
     assert r.exit_code != 0 and "simulate.length_m" in r.output
+
+
+@pytest.mark.realdata
+def test_stills_and_terrain_plans_become_simulator_settings(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    plan = plan_corridor(PlanRequest(asset=RAIL, from_m=1000.0, to_m=1200.0, video=None,
+                                     still_size="2000x1500", gsd_m=0.01))  # fmt: skip
+    write_plan(plan, tmp_path / "s", basemap=None)
+    cfg = sim_config_from_plan(tmp_path / "s" / "sortie_01.plan")
+    assert cfg.video == "" and cfg.still_size == "2000x1500"
+    assert cfg.stills_every_m == pytest.approx(plan.frame_spacing_m, abs=1e-6)
+    assert cfg.altitude_agl_m == pytest.approx(plan.altitude_agl_m)
+    # a DEM plan: AMSL waypoints; the simulator follows the same DEM at the plan's height
+    from geo.frames import LocalFrame
+
+    lon, lat = LocalFrame(32651).to_lonlat(np.linspace(292600, 292870, 10), np.full(10, 2731050.0))
+    line = {"type": "Feature", "properties": {"kind": "rail"},
+            "geometry": {"type": "LineString", "coordinates": np.column_stack([lon, lat]).tolist()}}  # fmt: skip
+    asset = tmp_path / "dsm_line.geojson"
+    asset.write_text(json.dumps({"type": "FeatureCollection", "features": [line]}))
+    dem = str(shared_data / "drone_imagery/odm_p4rtk_taiwan/dsm.tif")
+    p2 = plan_corridor(PlanRequest(asset=str(asset), from_m=60, to_m=200, gsd_m=0.02, dem=dem,
+                                   corridor_width_m=5.0))  # fmt: skip
+    write_plan(p2, tmp_path / "d", basemap=None)
+    doc = json.loads((tmp_path / "d" / "sortie_01.plan").read_text())
+    nav = [i for i in doc["mission"]["items"] if i["command"] == 16]
+    assert {i["frame"] for i in nav} == {0} and {i["AltitudeMode"] for i in nav} == {2}
+    cfg2 = sim_config_from_plan(tmp_path / "d" / "sortie_01.plan")
+    assert cfg2.terrain == str(Path(dem).resolve())
+    assert cfg2.altitude_agl_m == pytest.approx(p2.altitude_agl_m)
