@@ -97,7 +97,15 @@ def _fail(exc: MissionError) -> click.ClickException:
     "plan_path",
     type=click.Path(dir_okay=False, exists=True),
     default=None,
-    help="TOML file with a [simulate] table (every setting); options override it.",
+    help="TOML file with a [simulate] table (every setting), or a QGroundControl .plan "
+    "(survey plan's output) to fly; options override it.",
+)
+@click.option(
+    "--plan-pass",
+    type=int,
+    default=None,
+    metavar="N",
+    help="With a .plan of several passes: the pass to fly (1-based).",
 )
 @click.option(
     "--dataset",
@@ -118,6 +126,7 @@ def _fail(exc: MissionError) -> click.ClickException:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def simulate(
     plan_path: str | None,
+    plan_pass: int | None,
     dataset: int | None,
     band: str,
     size: str,
@@ -163,7 +172,15 @@ def simulate(
         for k in ("geometry", "feature"):
             if k in overrides:
                 overrides[k] = str(overrides[k])
-        cfg = load_sim_config(plan_path, **overrides) if plan_path else SimConfig(**overrides)
+        if plan_path:
+            from missions.plan.simplan import is_qgc_plan, sim_config_from_plan
+
+            if is_qgc_plan(plan_path):
+                cfg = sim_config_from_plan(plan_path, plan_pass, **overrides)
+            else:
+                cfg = load_sim_config(plan_path, **overrides)
+        else:
+            cfg = SimConfig(**overrides)
         from missions.sim.simulate import simulate_flight
 
         res = simulate_flight(cfg, out, overwrite=overwrite, progress=not as_json)

@@ -12,6 +12,7 @@ from os import PathLike
 __all__ = [
     "GeometryError",
     "MissionError",
+    "PlanError",
     "SimInputNotFoundError",
     "SimulationError",
     "TerrainError",
@@ -53,3 +54,8 @@ class TerrainError(MissionError, ValueError):
 
 class SimInputNotFoundError(MissionError, FileNotFoundError):
     """A file the simulation needs (geometry, DEM) does not exist."""
+
+
+class PlanError(MissionError, ValueError):
+    """A mission plan cannot be made or read: a bad request, an unreachable target, a leg
+    through a no-fly zone, a file that is not a plan."""
