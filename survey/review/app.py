@@ -98,6 +98,28 @@ def _hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+def _imagery(rd: Path) -> list[dict[str, Any]]:
+    """The run's draped imagery layers (the ``imagery`` stage), as tile URLs of this server."""
+    from survey.process.imagery import read_imagery_index
+
+    stage = rd / "stages" / "imagery"
+    try:
+        layers = read_imagery_index(stage)
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # a damaged index: the map works without imagery
+    return [
+        {
+            "name": la.name,
+            "url": f"evidence/{(stage / la.url).relative_to(rd).as_posix()}",
+            "min_zoom": la.min_zoom,
+            "max_zoom": la.max_zoom,
+            "bounds": list(la.bounds),
+            "gsd_m": la.gsd_m,
+        }
+        for la in layers
+    ]
+
+
 def _bad(status: int, message: str) -> Response:
     resp = jsonify({"error": message})
     resp.status_code = status
@@ -173,6 +195,7 @@ def create_app(
                 "counts": {k: int((ds.decision == k).sum()) for k in DECISIONS},
                 "route": _frame_geojson(store.read_layer("route")),
                 "coverage": _frame_geojson(store.read_layer("coverage")),
+                "imagery": _imagery(rd),
             }
         )
 

@@ -36,7 +36,24 @@ function ellipse(p) {
 
 function drawLeaflet() {
   if (!S.map) {
-    S.map = L.map("map", { zoomControl: true, preferCanvas: false });
+    const imagery = S.run.imagery || [];
+    const maxZoom = Math.max(19, ...imagery.map((t) => t.max_zoom + 2));
+    S.map = L.map("map", { zoomControl: true, preferCanvas: false, maxZoom });
+    // the run's own frames draped on the ground: offline tiles served from the run folder
+    const bases = {};
+    imagery.forEach((t, i) => {
+      const [w, s, e, n] = t.bounds;
+      const layer = L.tileLayer(t.url, {
+        // below its coarsest level the layer hides (a minNativeZoom would make Leaflet walk
+        // every fine tile of the world when zoomed out)
+        minZoom: t.min_zoom, maxZoom, maxNativeZoom: t.max_zoom,
+        bounds: L.latLngBounds([s, w], [n, e]), attribution: "survey run imagery",
+        className: `imagery-${t.name}`,
+      });
+      bases[`${t.name === "rgb" ? "RGB" : "Thermal"} imagery (${(t.gsd_m * 100).toFixed(1)} cm)`] = layer;
+      if (i === 0) layer.addTo(S.map);
+    });
+    if (imagery.length) L.control.layers(bases, {}, { collapsed: false }).addTo(S.map);
     if (S.run.route) L.geoJSON(S.run.route, { style: { color: "#37474f", weight: 3 } }).addTo(S.map);
     if (S.run.coverage) L.geoJSON(S.run.coverage, { style: { color: "#4fc3f7", weight: 0, fillOpacity: 0.12 } }).addTo(S.map);
   }
@@ -56,6 +73,12 @@ function drawLeaflet() {
     pts.push([p.lat_deg, p.lon_deg]);
   }
   if (pts.length && !S.fitted) { S.map.fitBounds(L.latLngBounds(pts).pad(0.05)); S.fitted = true; }
+  const im = (S.run.imagery || [])[0];
+  if (!pts.length && !S.fitted && im) {
+    const [w, s, e, n] = im.bounds;
+    S.map.fitBounds(L.latLngBounds([s, w], [n, e]));
+    S.fitted = true;
+  }
   if (!pts.length && !S.fitted) S.map.setView([0, 0], 2);
 }
 
