@@ -54,6 +54,36 @@ def decode_seconds(flight: Path, run: Path, kinds: tuple[str, ...]) -> float:
     return time.perf_counter() - t0
 
 
+def pose_error(flight: Path, run: Path) -> str:
+    """Mean east / north error of the selected RGB frames' logged positions (the drape's
+    expected shift, less the lever arm and boresight no log states)."""
+    import csv
+
+    poses, sel = run / "stages" / "poses", run / "stages" / "select"
+    de, dn = [], []
+    for sid in stream_ids(poses):
+        sp = StreamPoses.load(poses, sid)
+        if sp.kind not in ("video", "still") or not (sel / f"{sid}.npz").is_file():
+            continue
+        truth_csv = (
+            flight / "truth" / f"frames_rgb_{'video' if sp.kind == 'video' else 'still'}.csv"
+        )
+        with truth_csv.open() as fh:
+            rows = list(csv.DictReader(fh))
+        by = {(r["file"], int(r["frame_index"])): r for r in rows}
+        for r in Selection.load(sel, sid).index:
+            key = (sp.files[int(sp.file_index[r])], max(int(sp.frame[r]), 0))
+            t = by.get(key)
+            if t is None or not sp.ok[r]:
+                continue
+            lat = float(t["lat_deg"])
+            dn.append((sp.lat_deg[r] - lat) * 111_320.0)
+            de.append((sp.lon_deg[r] - float(t["lon_deg"])) * 111_320.0 * np.cos(np.radians(lat)))
+    if not de:
+        return "n/a"
+    return f"east {np.mean(de):+.3f} m, north {np.mean(dn):+.3f} m over {len(de)} frames"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--length-m", type=float, default=300.0)
@@ -102,6 +132,9 @@ def main() -> None:
                 f" (mean east {np.mean(al.dx_m):+.3f} m, north {np.mean(al.dy_m):+.3f} m); "
                 f"grey-value correlation median {np.median(al.corr):.2f}"
             )
+        print(
+            f"logged minus true camera position of the analysed RGB frames: {pose_error(flight, run)}"
+        )
     if a.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 

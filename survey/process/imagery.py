@@ -129,9 +129,12 @@ _M = _interp_matrix()
 _GRID = np.arange(TILE_PX // STEP_PX + 1, dtype=np.float64) * STEP_PX  # 0, 16, ..., 256
 
 
+_M32 = _M.astype(np.float32)
+
+
 def _upsample(g: NDArray[np.float64]) -> NDArray[np.float32]:
     """(T, 17, 17) grid values -> (T, 256, 256) by separable bilinear interpolation."""
-    return np.einsum("ik,tkl,jl->tij", _M, g, _M, optimize=True).astype(np.float32)
+    return np.matmul(np.matmul(_M32, g.astype(np.float32)), _M32.T)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,27 +310,35 @@ class _Painter:
         f = 0.5 * (cam.fx_px + cam.fy_px)
         gsd = rng / f
         shape = (len(keys), k, k)
-        U = _upsample(np.where(ok_pt, u, -1e4).reshape(shape))
-        V = _upsample(np.where(ok_pt, v, -1e4).reshape(shape))
-        G = _upsample(np.where(ok_pt, gsd, 0.0).reshape(shape))
-        OK = _upsample(ok_pt.astype(np.float64).reshape(shape)) > 0.999
         w, h = cam.width_px, cam.height_px
+        # tiles worth sampling: some grid point in front, near the image (64 px slack covers
+        # an image corner poking between grid points) and fine enough
+        near = ok_pt & (u > -64) & (v > -64) & (u < w + 63) & (v < h + 63)
+        near &= gsd <= self.max_gsd_m
+        live = np.flatnonzero(near.reshape(len(keys), -1).any(axis=1))
+        if not live.size:
+            return 0
+        U = _upsample(np.where(ok_pt, u, -1e4).reshape(shape)[live])
+        V = _upsample(np.where(ok_pt, v, -1e4).reshape(shape)[live])
+        G = _upsample(np.where(ok_pt, gsd, 0.0).reshape(shape)[live])
+        OK = _upsample(ok_pt.astype(np.float64).reshape(shape)[live]) > 0.999
         margin = 1.0
-        inside = (U >= margin) & (V >= margin) & (U <= w - 1 - margin) & (V <= h - 1 - margin)
-        r2 = ((U - cam.cx_px) / (0.5 * w)) ** 2 + ((V - cam.cy_px) / (0.5 * h)) ** 2
-        score = G * (1.0 + 0.25 * r2)
-        good = OK & inside & (G <= self.max_gsd_m)
+        good = OK & (U >= margin) & (V >= margin) & (U <= w - 1 - margin) & (V <= h - 1 - margin)
+        good &= G <= self.max_gsd_m
+        ax, ay = np.float32(2.0 / w), np.float32(2.0 / h)
+        cx, cy = np.float32(cam.cx_px), np.float32(cam.cy_px)
         painted = 0
-        for t, key in enumerate(keys):
-            m = good[t]
+        for j, t in enumerate(live):
+            m = good[j]
             if not m.any():
                 continue
-            bgr, best = self.canvas.get(key)
-            s = score[t].astype(np.float16)
+            r2 = ((U[j] - cx) * ax) ** 2 + ((V[j] - cy) * ay) ** 2
+            s = (G[j] * (np.float32(1.0) + np.float32(0.25) * r2)).astype(np.float16)
+            bgr, best = self.canvas.get(keys[t])
             better = m & (s < best)
             if not better.any():
                 continue
-            warped = cv2.remap(img, U[t], V[t], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            warped = cv2.remap(img, U[j], V[j], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             bgr[better] = warped[better]
             best[better] = s[better]
             painted += 1
