@@ -93,6 +93,7 @@ _LAZY: dict[str, str] = {
     "routes_layer": "geo.layers",
     "coverage_layers": "geo.layers",
     "survey_map": "geo.maps",
+    "LocalTiles": "geo.maps",
     "write_map": "geo.maps",
     "SEVERITY_COLOURS": "geo.maps",
 }

@@ -7,7 +7,9 @@ and jQuery (which folium's popups use), vendored in ``geo/data/web`` (see its RE
 data URIs, and thumbnails are embedded as data URIs too, so the single file can be mailed or
 opened in the field. A base map is optional: ``basemap="osm"`` adds OpenStreetMap tiles
 (which need a connection; the map works without them), a URL template adds those tiles, and
-``None`` gives a plain background.
+``None`` gives a plain background. ``imagery`` adds tile layers that sit beside the HTML file
+(the run's own draped frames, :class:`LocalTiles`): they load from relative paths, offline,
+and are the map's base layers when given.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import html
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from os import PathLike
@@ -27,7 +30,14 @@ import numpy as np
 
 from geo.errors import GeoFileNotFoundError, GeoValueError
 
-__all__ = ["SEVERITY_COLOURS", "SEVERITY_LABELS", "leaflet_assets", "survey_map", "write_map"]
+__all__ = [
+    "SEVERITY_COLOURS",
+    "SEVERITY_LABELS",
+    "LocalTiles",
+    "leaflet_assets",
+    "survey_map",
+    "write_map",
+]
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +207,18 @@ def _ellipses_from_axes(defects: Any) -> Any:
     return gpd.GeoDataFrame({"severity": d.get("severity", 0)}, geometry=polys, crs=frame.crs)
 
 
+@dataclass(frozen=True)
+class LocalTiles:
+    """An XYZ tile layer stored beside the map (``url`` relative to the HTML file)."""
+
+    name: str
+    url: str  #: template with ``{z}/{x}/{y}``
+    min_zoom: int
+    max_zoom: int  #: finest zoom that has tiles (the map zooms two levels further)
+    bounds: tuple[float, float, float, float]  #: west, south, east, north (degrees)
+    attribution: str = "survey imagery"
+
+
 def survey_map(
     path: str | PathLike[str] | None = None,
     *,
@@ -213,6 +235,7 @@ def survey_map(
     base_dir: str | PathLike[str] | None = None,
     embed_thumbnails: bool = True,
     thumbnail_px: int = 260,
+    imagery: Sequence[LocalTiles] = (),
 ) -> Any:
     """Build (and with ``path``, write) the survey map.
 
@@ -235,6 +258,9 @@ def survey_map(
         Column with the evidence image path (relative to ``base_dir``).
     embed_thumbnails : bool
         Embed thumbnails as data URIs (else link to the files).
+    imagery : sequence of LocalTiles
+        Offline tile layers (the first is shown); the map's zoom reaches two levels past the
+        finest of them.
 
     Returns
     -------
@@ -256,8 +282,10 @@ def survey_map(
     import shapely
 
     bounds = shapely.total_bounds(np.concatenate([g.geometry.values for g in present]))
+    max_zoom = max([18, *(t.max_zoom + 2 for t in imagery)])
     m = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
-                   tiles=None, zoom_start=15, control_scale=True, prefer_canvas=False)  # fmt: skip
+                   tiles=None, zoom_start=15, control_scale=True, prefer_canvas=False,
+                   max_zoom=max_zoom)  # fmt: skip
     # no CDN: drop folium's default links and inline the vendored Leaflet
     m.default_js = []
     m.default_css = []
@@ -268,8 +296,18 @@ def survey_map(
     )
     root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
     root.title = title
+    for i, t in enumerate(imagery):
+        w, so, e, n = t.bounds
+        folium.TileLayer(
+            t.url, name=t.name, attr=html.escape(t.attribution), min_zoom=t.min_zoom,
+            max_zoom=max_zoom, max_native_zoom=t.max_zoom,
+            bounds=[[so, w], [n, e]], show=i == 0, control=True, overlay=False,
+        ).add_to(m)  # fmt: skip
     if basemap == "osm":
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", control=True).add_to(m)
+        folium.TileLayer(
+            "OpenStreetMap", name="OpenStreetMap (online)", control=True, show=not imagery,
+            max_zoom=max_zoom, max_native_zoom=19,
+        ).add_to(m)  # fmt: skip
     elif basemap:
         folium.TileLayer(basemap, name="Base map", attr="base map", control=True).add_to(m)
 

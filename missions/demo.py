@@ -9,7 +9,7 @@
    Adria-Wien pipeline route when ``../shared/data`` is present, else along the same bundled
    line: radiometric thermal frames only, warm leaks and their look-alikes.
 
-Both flight folders are then processed by ``survey process`` (all ten stages): located
+Both flight folders are then processed by ``survey process`` (all eleven stages): located
 defects in a GeoPackage, an offline map, an HTML report and GeoJSON exports per run. The RGB
 detector is the shipped rail-defect model when installed (``models/weights``); without it the
 rail run still locates and reports the thermal findings and says how to get the model.

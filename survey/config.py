@@ -370,6 +370,21 @@ class ProcessConfig:
     )
     min_sightings: int = opt(1, "Defects seen in fewer frames than this are dropped.")
     crop_px: int = opt(256, "Smallest side of an evidence crop (px).")
+    # imagery layer (the run's frames draped on the ground as offline map tiles)
+    imagery: Literal["rgb+thermal", "rgb", "thermal", "none"] = opt(
+        "rgb+thermal",
+        "Draped imagery layers to build (stages/imagery): the selected RGB frames, the thermal\n"
+        "frames in false colour, both, or none. map.html and survey review show them offline.",
+    )
+    imagery_max_zoom: int = opt(
+        23, "Finest web-map zoom of the imagery tiles (z22 is ~2.5 cm/px at 48 deg latitude)."
+    )
+    imagery_min_gsd_m: float = opt(
+        0.0, "Imagery tiles no finer than this (m/px); 0 = the frames' median GSD decides."
+    )
+    imagery_cache_tiles: int = opt(
+        256, "Finest-level tiles held in memory while painting (the rest wait on disk)."
+    )
     # outputs
     exports: list[str] = opt(
         ["geojson"], "Extra GIS exports written into RUN_DIR/exports (gpkg is the store)."

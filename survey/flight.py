@@ -404,6 +404,7 @@ STAGE_NAMES: tuple[str, ...] = (
     "select",
     "detect",
     "thermal",
+    "imagery",
     "georef",
     "chainage",
     "fuse",

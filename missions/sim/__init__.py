@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "load_sim_config": "missions.sim.config",
     "make_dataset": "missions.sim.dataset",
     "simulate_flight": "missions.sim.simulate",
+    "GroundTruth": "missions.sim.groundtruth",
 }
 
 __all__ = [*_LAZY]

@@ -77,7 +77,14 @@ from missions.sim.texture import ThermalScene
 from missions.sim.tiles import TileCache
 from missions.sim.truth import write_truth
 
-__all__ = ["SimResult", "make_terrain", "simulate_flight"]
+__all__ = [
+    "SimResult",
+    "build_world",
+    "flown_range",
+    "make_terrain",
+    "sim_asset",
+    "simulate_flight",
+]
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +140,47 @@ def make_terrain(cfg: SimConfig, asset: Asset) -> Terrain:
     )
 
 
+def sim_asset(cfg: SimConfig) -> Asset:
+    """The asset stretch a (resolved) config flies."""
+    return load_asset(
+        cfg.asset,
+        cfg.geometry or None,
+        feature=cfg.feature or None,
+        start_m=cfg.start_m,
+        length_m=cfg.length_m,
+        margin_m=max(80.0, 3.0 * (cfg.altitude_agl_m or 25.0)),
+    )
+
+
+def flown_range(cfg: SimConfig, asset: Asset) -> tuple[float, float]:
+    """Distance along the asset's stretch (m) where the flight starts and ends."""
+    return (
+        cfg.start_m - asset.chainage_start_m,
+        cfg.start_m + cfg.length_m - asset.chainage_start_m,
+    )
+
+
+def build_world(cfg: SimConfig, asset: Asset) -> tuple[Terrain, Any]:
+    """Terrain and scene (every object, defect and material) of a config: the same seed gives
+    the same world, so the truth of a written flight can be rebuilt from its scenario."""
+    terrain = make_terrain(cfg, asset)
+    scene_th = (
+        ThermalScene(kind="day")
+        if cfg.thermal_scene == "day"
+        else ThermalScene(kind="night", air_c=-2.0, sky_c=-30.0, humidity_pct=80.0)
+    )
+    scene = build_scene(
+        asset,
+        terrain,
+        seed=cfg.seed,
+        flown_s=flown_range(cfg, asset),
+        density=cfg.defect_density,
+        thermal=scene_th,
+        pipe_style=cfg.pipe_style,
+    )
+    return terrain, scene
+
+
 def _prepare(out: Path, overwrite: bool) -> None:
     if out.exists() and any(out.iterdir()):
         if not overwrite:
@@ -183,34 +231,10 @@ def simulate_flight(
     t_start = time.perf_counter()
     cfg = config.resolved()
     out = Path(out)
-    asset = load_asset(
-        cfg.asset,
-        cfg.geometry or None,
-        feature=cfg.feature or None,
-        start_m=cfg.start_m,
-        length_m=cfg.length_m,
-        margin_m=max(80.0, 3.0 * (cfg.altitude_agl_m or 25.0)),
-    )
+    asset = sim_asset(cfg)
     _prepare(out, overwrite)
-    terrain = make_terrain(cfg, asset)
-    flown = (
-        cfg.start_m - asset.chainage_start_m,
-        cfg.start_m + cfg.length_m - asset.chainage_start_m,
-    )
-    scene_th = (
-        ThermalScene(kind="day")
-        if cfg.thermal_scene == "day"
-        else ThermalScene(kind="night", air_c=-2.0, sky_c=-30.0, humidity_pct=80.0)
-    )
-    scene = build_scene(
-        asset,
-        terrain,
-        seed=cfg.seed,
-        flown_s=flown,
-        density=cfg.defect_density,
-        thermal=scene_th,
-        pipe_style=cfg.pipe_style,
-    )
+    terrain, scene = build_world(cfg, asset)
+    flown = flown_range(cfg, asset)
     t0 = start_time(cfg)
     plan = FlightPlan(
         altitude_agl_m=float(cfg.altitude_agl_m or 25.0),

@@ -195,7 +195,34 @@ def write_outputs(
                 name = f"defects{FORMATS[fmt][1]}" if fmt in ("gpkg", "kml") else fmt
                 files = export_run(st, run_dir / "exports" / name, fmt)
                 written[step] = [str(p.relative_to(run_dir)) for p in files]
+    mosaics = _export_mosaics(run_dir)
+    if mosaics:
+        written["imagery"] = mosaics
     return written
+
+
+def _export_mosaics(run_dir: Path) -> list[str]:
+    """The imagery stage's GeoTIFF mosaics as GIS exports (hard links; copies across disks)."""
+    import os
+    import shutil
+
+    from survey.process.imagery import read_imagery_index
+
+    stage = run_dir / "stages" / "imagery"
+    out = []
+    for la in read_imagery_index(stage):
+        src = stage / la.geotiff
+        if not la.geotiff or not src.is_file():
+            continue
+        dst = run_dir / "exports" / f"imagery_{la.name}.tif"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.unlink(missing_ok=True)
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+        out.append(str(dst.relative_to(run_dir)))
+    return out
 
 
 def _write_map(st: Any, run_dir: Path, asset: Any, cfg: Config) -> Path:
@@ -210,6 +237,19 @@ def _write_map(st: Any, run_dir: Path, asset: Any, cfg: Config) -> Path:
     if gl is not None and len(gl):
         gaps = gl
     out = run_dir / "map.html"
+    from geo.maps import LocalTiles
+    from survey.process.imagery import read_imagery_index
+
+    stage = run_dir / "stages" / "imagery"
+    imagery = [
+        LocalTiles(
+            name=f"{la.name.upper() if la.name == 'rgb' else la.name.capitalize()} imagery "
+            f"(this flight, {la.gsd_m * 100:.1f} cm)",
+            url=(stage / la.url).relative_to(run_dir).as_posix(), min_zoom=la.min_zoom,
+            max_zoom=la.max_zoom, bounds=la.bounds, attribution=f"survey run {st.run_id}",
+        )
+        for la in read_imagery_index(stage)
+    ]  # fmt: skip
     survey_map(
         out,
         defects=defects if len(defects) else None,
@@ -220,5 +260,6 @@ def _write_map(st: Any, run_dir: Path, asset: Any, cfg: Config) -> Path:
         title=f"Survey {st.run_id}: {asset.name}",
         basemap=cfg.process.basemap or None,
         base_dir=run_dir,
+        imagery=imagery,
     )
     return out

@@ -1,4 +1,4 @@
-"""The ``survey process`` pipeline: ten resumable stages from a flight folder to a report.
+"""The ``survey process`` pipeline: eleven resumable stages from a flight folder to a report.
 
 Stages (``RUN_DIR/stages/<name>/``; each skipped when its inputs, the config keys it uses and
 its upstream outputs are unchanged; see :mod:`survey.pipeline`):
@@ -9,6 +9,7 @@ poses         reference log, every camera clock tied to it, the pose of every fr
 select        frames chosen by coverage of the corridor; the corridor mask of each
 detect        RGB model suite on the selected frames, corridor bands only
 thermal       leak / hotspot detection on the selected thermal frames
+imagery       the selected frames draped on the ground: offline map tiles and a GeoTIFF mosaic
 georef        sightings on the ground with 95 % uncertainty ellipses
 chainage      chainage, interval, offset and side of every sighting
 fuse          sightings to defects, RGB + thermal joined, severity, evidence crops
@@ -56,6 +57,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "chainage": ("max_offset_m",),
     "fuse": ("gate_p", "max_merge_m", "min_sightings", "crop_px", "jpeg_quality",
              "chainage_style", "max_offset_m"),
+    "imagery": ("imagery", "imagery_max_zoom", "imagery_min_gsd_m", "ground", "dem_vertical",
+                "max_range_m", "emissivity"),
     "layers": ("chainage_style", "station_step_m"),
     "report": ("exports", "map", "basemap", "report", "pdf", "chainage_style",
                "station_step_m"),
@@ -148,6 +151,15 @@ def st_thermal(ctx: StageContext) -> None:
     detect_thermal(ctx.input("poses"), ctx.input("select"), ctx.config, ctx, _asset(ctx))
 
 
+def st_imagery(ctx: StageContext) -> None:
+    from survey.process.imagery import build_imagery
+
+    build_imagery(
+        Path(ctx.params["flight_dir"]), ctx.input("poses"), ctx.input("select"), _asset(ctx),
+        ctx.config, ctx.out, ctx.progress,
+    )  # fmt: skip
+
+
 def st_georef(ctx: StageContext) -> None:
     from survey.process.locate import georeference
 
@@ -219,6 +231,8 @@ PIPELINE = Pipeline(
               inputs=_model_inputs, version="1"),
         Stage("thermal", st_thermal, after=("poses", "select"),
               params=(*_F, "asset", "asset_kind", "cfg_asset", "cfg_thermal"), version="2"),
+        Stage("imagery", st_imagery, after=("poses", "select"),
+              params=(*_F, "asset", "asset_kind", "cfg_asset", "cfg_imagery"), version="1"),
         Stage("georef", st_georef, after=("poses", "detect", "thermal"),
               params=("asset", "asset_kind", "cfg_asset", "cfg_georef"), version="1"),
         Stage("chainage", st_chainage, after=("georef",),
@@ -229,7 +243,7 @@ PIPELINE = Pipeline(
         Stage("store", st_store, after=("fuse",), config=("store", "notify"),
               params=(*_F, "asset", "asset_kind", "run_id", "store", "cfg_layers"),
               version="1"),
-        Stage("report", st_report, after=("store",), config=("report",),
+        Stage("report", st_report, after=("store", "imagery"), config=("report",),
               params=("asset", "asset_kind", "store", "cfg_report"), version="1"),
     ]
 )  # fmt: skip

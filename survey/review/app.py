@@ -15,7 +15,12 @@ HTTP API (JSON; errors are ``{"error": "..."}`` with a 4xx status):
 - ``POST /api/defects/<id>/review`` with ``{"decision", "severity" (0-5 or null), "comment",
   "reviewer"}``: 415 unless JSON, 400 for malformed JSON, unknown keys or bad values, 404 for
   an unknown defect, 413 over 64 KiB.
-- ``GET /evidence/<path>``: an image of the run folder (crops, frames); nothing outside it.
+- ``GET /evidence/<path>``: an image of the run folder (crops, frames, imagery tiles); nothing
+  outside it.
+- ``GET /api/frames?lon=&lat=[&limit=]`` or ``?defect=<id>``: every frame that saw the point,
+  best first, with its pixel (and the defect's outline) projected into each
+  (:mod:`survey.review.frames`); ``GET /api/frame/<stream>/<row>.jpg`` the frame (thermal in
+  false colour); ``GET /api/frame/<stream>/<row>/temperature?u=&v=`` °C at a thermal pixel.
 
 Safety for a local app: requests must name a loopback host (or the configured one) in ``Host``
 (no DNS rebinding), and a cross-site ``Origin`` on a POST is refused; with JSON-only POSTs a
@@ -98,6 +103,32 @@ def _hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+def _imagery(rd: Path) -> list[dict[str, Any]]:
+    """The run's draped imagery layers (the ``imagery`` stage), as tile URLs of this server."""
+    from survey.process.imagery import read_imagery_index
+
+    stage = rd / "stages" / "imagery"
+    try:
+        layers = read_imagery_index(stage)
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # a damaged index: the map works without imagery
+    return [
+        {
+            "name": la.name,
+            "url": f"evidence/{(stage / la.url).relative_to(rd).as_posix()}",
+            "min_zoom": la.min_zoom,
+            "max_zoom": la.max_zoom,
+            "bounds": list(la.bounds),
+            "gsd_m": la.gsd_m,
+        }
+        for la in layers
+    ]
+
+
+class _BadRequest(ValueError):
+    """A malformed query parameter (answered as 400 JSON)."""
+
+
 def _bad(status: int, message: str) -> Response:
     resp = jsonify({"error": message})
     resp.status_code = status
@@ -173,6 +204,7 @@ def create_app(
                 "counts": {k: int((ds.decision == k).sum()) for k in DECISIONS},
                 "route": _frame_geojson(store.read_layer("route")),
                 "coverage": _frame_geojson(store.read_layer("coverage")),
+                "imagery": _imagery(rd),
             }
         )
 
@@ -230,6 +262,71 @@ def create_app(
             dict(dataclasses.asdict(r), decided_at=r.decided_at) for r in store.reviews(defect_id)
         ]
         return jsonify(out)
+
+    frames_holder: dict[str, Any] = {}
+
+    def _frames() -> Any:
+        from survey.review.frames import FrameIndex
+
+        if "index" not in frames_holder:
+            info = store.read_run()
+            frames_holder["index"] = FrameIndex(rd, info.config_toml if info else "")
+        return frames_holder["index"]
+
+    def _number(name: str, lo: float, hi: float) -> float:
+        raw = request.args.get(name, "")
+        try:
+            v = float(raw)
+        except ValueError:
+            raise _BadRequest(f"{name} must be a number, got {raw[:40]!r}") from None
+        if not (lo <= v <= hi):
+            raise _BadRequest(f"{name} must be in [{lo}, {hi}], got {v}")
+        return v
+
+    @app.errorhandler(_BadRequest)
+    def _bad_request(exc: _BadRequest) -> Response:
+        return _bad(400, str(exc))
+
+    @app.get("/api/frames")
+    def frames_seeing() -> Response:
+        limit = int(_number("limit", 1, 200)) if "limit" in request.args else 24
+        outline = None
+        if "defect" in request.args:
+            try:
+                d = store.defect(request.args["defect"])
+            except DefectNotFoundError:
+                return _bad(404, f"no defect {request.args['defect']!r}")
+            lon, lat = float(d.lon_deg), float(d.lat_deg)
+            g = d.geometry
+            if g is not None and g.geom_type == "Polygon":
+                outline = [(float(x), float(y)) for x, y in g.exterior.coords]
+        else:
+            lon, lat = _number("lon", -180.0, 180.0), _number("lat", -90.0, 90.0)
+        views = _frames().frames_seeing(lon, lat, outline_lonlat=outline, limit=limit)
+        return jsonify({"point": [lon, lat], "frames": [v.to_json() for v in views]})
+
+    @app.get("/api/frame/<stream>/<int:row>.jpg")
+    def frame_image(stream: str, row: int) -> Response:
+        from survey.review.frames import FrameNotFoundError
+
+        try:
+            data = _frames().image_jpeg(stream, row)
+        except FrameNotFoundError as exc:
+            return _bad(404, exc.message)
+        return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/api/frame/<stream>/<int:row>/temperature")
+    def frame_temperature(stream: str, row: int) -> Response:
+        from survey.review.frames import FrameNotFoundError
+
+        try:
+            temp = _frames().temperature(stream, row)
+        except FrameNotFoundError as exc:
+            return _bad(404, exc.message)
+        h, w = temp.shape
+        u, v = _number("u", -0.5, w - 0.5), _number("v", -0.5, h - 0.5)
+        c = temp[min(h - 1, max(0, round(v))), min(w - 1, max(0, round(u)))]
+        return jsonify({"u": u, "v": v, "t_c": _clean(round(float(c), 2))})
 
     @app.post("/api/defects/<defect_id>/review")
     def review(defect_id: str) -> Response:

@@ -105,7 +105,7 @@ def _scenario(flight: Path) -> dict[str, Any]:
 
 
 def test_every_stage_ran_and_the_summary_is_complete(rail: dict[str, Any]) -> None:
-    assert [r.status for r in rail["results"]] == ["ran"] * 10
+    assert [r.status for r in rail["results"]] == ["ran"] * 11
     s = json.loads((rail["run"] / "summary.json").read_text())
     assert set(s["frames"]) == {"video1", "stills1", "thermal1"}
     v = s["frames"]["video1"]
@@ -117,6 +117,8 @@ def test_every_stage_ran_and_the_summary_is_complete(rail: dict[str, Any]) -> No
     assert (rail["run"] / "exports" / "csv").is_dir()
     html = (rail["run"] / "map.html").read_text()
     assert "leaflet" in html.lower() and "https://unpkg" not in html
+    assert "stages/imagery/rgb/{z}/{x}/{y}.webp" in html  # the flight's own imagery
+    assert (rail["run"] / "exports" / "imagery_rgb.tif").is_file()
 
 
 def test_clocks_and_poses_match_the_truth(rail: dict[str, Any]) -> None:
@@ -305,7 +307,7 @@ def test_cli_prints_the_summary_and_skips_finished_work(rail: dict[str, Any]) ->
 def test_rerun_skips_unchanged_stages_and_honours_rerun_from(rail: dict[str, Any]) -> None:
     flight, run, cfg = rail["flight"], rail["run"], rail["cfg"]
     res = process_flight(flight, run, config=cfg)
-    assert [r.status for r in res] == ["skipped"] * 10
+    assert [r.status for r in res] == ["skipped"] * 11
     cfg2 = dataclasses.replace(cfg, process=dataclasses.replace(cfg.process, exports=["geojson"]))
     res = process_flight(flight, run, config=cfg2)
     assert {r.name for r in res if r.status == "ran"} == {"report"}

@@ -36,7 +36,26 @@ function ellipse(p) {
 
 function drawLeaflet() {
   if (!S.map) {
-    S.map = L.map("map", { zoomControl: true, preferCanvas: false });
+    const imagery = S.run.imagery || [];
+    const maxZoom = Math.max(19, ...imagery.map((t) => t.max_zoom + 2));
+    S.map = L.map("map", { zoomControl: true, preferCanvas: false, maxZoom });
+    // the run's own frames draped on the ground: offline tiles served from the run folder
+    const bases = {};
+    imagery.forEach((t, i) => {
+      const [w, s, e, n] = t.bounds;
+      const layer = L.tileLayer(t.url, {
+        // below its coarsest level the layer hides (a minNativeZoom would make Leaflet walk
+        // every fine tile of the world when zoomed out)
+        minZoom: t.min_zoom, maxZoom, maxNativeZoom: t.max_zoom,
+        bounds: L.latLngBounds([s, w], [n, e]), attribution: "survey run imagery",
+        className: `imagery-${t.name}`,
+      });
+      bases[`${t.name === "rgb" ? "RGB" : "Thermal"} imagery (${(t.gsd_m * 100).toFixed(1)} cm)`] = layer;
+      if (i === 0) layer.addTo(S.map);
+    });
+    if (imagery.length) L.control.layers(bases, {}, { collapsed: false }).addTo(S.map);
+    // click anywhere: every frame that saw that ground point
+    S.map.on("click", (e) => showFrames({ lon: e.latlng.lng.toFixed(8), lat: e.latlng.lat.toFixed(8) }, `${e.latlng.lat.toFixed(6)}, ${e.latlng.lng.toFixed(6)}`));
     if (S.run.route) L.geoJSON(S.run.route, { style: { color: "#37474f", weight: 3 } }).addTo(S.map);
     if (S.run.coverage) L.geoJSON(S.run.coverage, { style: { color: "#4fc3f7", weight: 0, fillOpacity: 0.12 } }).addTo(S.map);
   }
@@ -48,7 +67,7 @@ function drawLeaflet() {
     const p = f.properties, ring = ellipse(p);
     if (ring) L.polygon(ring, { color: colour(p.final_severity), weight: 1, fill: false, dashArray: "2 3", interactive: false }).addTo(S.layer);
     if (f.geometry) L.geoJSON(f.geometry, { style: { color: colour(p.final_severity), weight: 1 }, interactive: false }).addTo(S.layer);
-    const m = L.circleMarker([p.lat_deg, p.lon_deg], { ...markStyle(p), className: `defect-marker defect-${p.defect_id}` });
+    const m = L.circleMarker([p.lat_deg, p.lon_deg], { ...markStyle(p), bubblingMouseEvents: false, className: `defect-marker defect-${p.defect_id}` });
     m.bindTooltip(`${esc(p.defect_id)} ${esc(p.class_name)} S${p.final_severity} ${esc(p.chainage_label)}`);
     m.on("click", () => select(p.defect_id));
     m.addTo(S.layer);
@@ -56,6 +75,12 @@ function drawLeaflet() {
     pts.push([p.lat_deg, p.lon_deg]);
   }
   if (pts.length && !S.fitted) { S.map.fitBounds(L.latLngBounds(pts).pad(0.05)); S.fitted = true; }
+  const im = (S.run.imagery || [])[0];
+  if (!pts.length && !S.fitted && im) {
+    const [w, s, e, n] = im.bounds;
+    S.map.fitBounds(L.latLngBounds([s, w], [n, e]));
+    S.fitted = true;
+  }
   if (!pts.length && !S.fitted) S.map.setView([0, 0], 2);
 }
 
@@ -142,12 +167,52 @@ function detail(f) {
   $("#btn-revisit").onclick = () => decide("needs_revisit");
 }
 
+// Frame browser: the frames that saw a point (or a defect), best first, RGB and thermal side by
+// side, the point and the outline drawn where they project; temperature under the cursor.
+async function showFrames(query, title) {
+  let host = $("#frames");
+  if (!host) { $("#detail").insertAdjacentHTML("beforeend", '<div id="frames"></div>'); host = $("#frames"); }
+  host.innerHTML = `<h3>Frames that saw ${esc(title)}</h3><p class="muted">loading…</p>`;
+  let res;
+  try { res = await api(`/api/frames?${new URLSearchParams(query)}`); } catch (e) { host.innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
+  if (!res.frames.length) { host.innerHTML = `<h3>Frames that saw ${esc(title)}</h3><p class="muted">no frame of this run saw this point</p>`; return; }
+  const col = (sensor) => res.frames.filter((f) => f.sensor === sensor).map(frameFigure).join("");
+  host.innerHTML = `<h3>Frames that saw ${esc(title)} (${res.frames.length}, best first)</h3>
+    <div class="frame-cols"><div class="frame-col">${col("rgb")}</div><div class="frame-col">${col("thermal")}</div></div>`;
+  host.querySelectorAll("figure.frame.thermal img").forEach((im) => {
+    let busy = false;
+    im.addEventListener("mousemove", async (e) => {
+      if (busy) return;
+      busy = true;
+      const r = im.getBoundingClientRect(), fig = im.closest("figure");
+      const u = ((e.clientX - r.left) / r.width) * fig.dataset.w - 0.5, v = ((e.clientY - r.top) / r.height) * fig.dataset.h - 0.5;
+      try {
+        const t = await api(`/api/frame/${encodeURIComponent(fig.dataset.stream)}/${fig.dataset.row}/temperature?u=${u.toFixed(1)}&v=${v.toFixed(1)}`);
+        fig.querySelector(".temp").textContent = t.t_c == null ? "" : `${t.t_c.toFixed(1)} °C`;
+      } catch (err) { /* outside the frame */ }
+      busy = false;
+    });
+  });
+}
+
+function frameFigure(f) {
+  const pts = f.outline_px.map((p) => p.join(",")).join(" ");
+  const r = Math.max(f.width_px, f.height_px) / 80;
+  return `<figure class="frame ${esc(f.sensor)}" data-stream="${esc(f.stream)}" data-row="${f.row}" data-w="${f.width_px}" data-h="${f.height_px}" data-u="${f.u_px}" data-v="${f.v_px}">
+    <div class="frame-img"><img src="/${f.image.split("/").map(encodeURIComponent).join("/")}" alt="${esc(f.label)}" loading="lazy">
+    <svg viewBox="-0.5 -0.5 ${f.width_px} ${f.height_px}" preserveAspectRatio="none">
+      ${pts ? `<polygon points="${pts}" fill="none" stroke="#ff0" stroke-width="${r / 3}"/>` : ""}
+      <circle class="frame-point" cx="${f.u_px}" cy="${f.v_px}" r="${r}" fill="none" stroke="#0ff" stroke-width="${r / 3}"/></svg></div>
+    <figcaption class="muted">${esc(f.label)} · ${(f.gsd_m * 100).toFixed(1)} cm/px · ${f.range_m.toFixed(1)} m <span class="temp"></span></figcaption></figure>`;
+}
+
 async function select(id, pan = false) {
   S.selected = id;
   const m = S.marks[id];
   if (m) { m.bringToFront(); if (pan) S.map.setView(m.getLatLng(), Math.max(S.map.getZoom(), 18)); }
   document.querySelectorAll("#list tr.row").forEach((tr) => tr.classList.toggle("selected", tr.dataset.id === id));
-  try { detail(await api(`/api/defects/${encodeURIComponent(id)}`)); } catch (e) { $("#detail").textContent = e.message; }
+  try { detail(await api(`/api/defects/${encodeURIComponent(id)}`)); } catch (e) { $("#detail").textContent = e.message; return; }
+  showFrames({ defect: id }, id);
 }
 
 async function decide(decision) {

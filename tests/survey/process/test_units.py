@@ -167,9 +167,12 @@ def test_each_stage_depends_only_on_its_config_keys() -> None:
     assert differs == ["cfg_detect", "cfg_fuse", "cfg_report", "cfg_thermal"]
     assert "cfg_layers" not in differs  # the store does not re-run for an export format
     assert PIPELINE.names == [
-        "discover", "poses", "select", "detect", "thermal", "georef", "chainage", "fuse",
-        "store", "report",
+        "discover", "poses", "select", "detect", "thermal", "imagery", "georef", "chainage",
+        "fuse", "store", "report",
     ]  # fmt: skip
+    # the imagery layers re-build for their own keys and the ground, not for a detector
+    img = dataclasses.replace(base, process=dataclasses.replace(base.process, imagery="rgb"))
+    assert sorted(k for k, v in stage_params(img).items() if v != a[k]) == ["cfg_imagery"]
 
 
 def test_config_values_that_would_fail_late_are_refused_early() -> None:
