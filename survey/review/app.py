@@ -302,8 +302,10 @@ def create_app(
                 outline = [(float(x), float(y)) for x, y in g.exterior.coords]
         else:
             lon, lat = _number("lon", -180.0, 180.0), _number("lat", -90.0, 90.0)
-        views = _frames().frames_seeing(lon, lat, outline_lonlat=outline, limit=limit)
-        return jsonify({"point": [lon, lat], "frames": [v.to_json() for v in views]})
+        fi = _frames()
+        views = fi.frames_seeing(lon, lat, outline_lonlat=outline, limit=limit)
+        return jsonify({"point": [lon, lat], "chainage": fi.chainage(lon, lat),
+                        "frames": [v.to_json() for v in views]})  # fmt: skip
 
     @app.get("/api/frame/<stream>/<int:row>.jpg")
     def frame_image(stream: str, row: int) -> Response:

@@ -172,6 +172,43 @@ class FrameIndex:
         found.sort(key=lambda fv: (fv.gsd_m * (1.0 + 0.25 * fv.off_centre**2), fv.t_s))
         return found[:limit]
 
+    def chainage(self, lon_deg: float, lat_deg: float) -> dict[str, Any] | None:
+        """Chainage, offset and side of a ground point on the run's asset (None when the
+        run's asset file cannot be read any more)."""
+        from geo.chainage import format_chainage
+
+        asset = self._asset()
+        if asset is None or not (np.isfinite(lon_deg) and np.isfinite(lat_deg)):
+            return None
+        x, y = asset.frame.from_lonlat(np.array([lon_deg]), np.array([lat_deg]))
+        ref = asset.locate(x, y, max_offset_m=np.inf)
+        loc = ref.location
+        ch, off = float(loc.chainage_m[0]), float(loc.offset_m[0])
+        if not np.isfinite(ch):
+            return None
+        style = self.cfg.process.chainage_style
+        return {
+            "route": str(loc.route_id[0]),
+            "chainage_m": round(ch, 3),
+            "label": str(format_chainage([ch], style)[0]),
+            "offset_m": round(off, 3),
+            "side": str(loc.side[0]),
+            "on_asset": bool(abs(off) <= self.cfg.process.max_offset_m),
+        }
+
+    def _asset(self) -> Any:
+        if not hasattr(self, "_asset_model"):
+            from survey.process.asset import load_asset
+
+            self._asset_model = None
+            try:
+                d = json.loads((self.run_dir / "stages/discover/flight.json").read_text("utf-8"))
+                src = d["asset"]["source"]
+                self._asset_model = load_asset(src, self.cfg.process, d["asset"].get("kind"))
+            except (OSError, ValueError, KeyError, SurveyError) as exc:
+                log.warning("review: the run's asset cannot be loaded (%s); no chainage", exc)
+        return self._asset_model
+
     # ----------------------------------------------------------------- images
     def _stream(self, sid: str, row: int) -> StreamPoses:
         sp = self.streams.get(sid)

@@ -282,6 +282,20 @@ def test_frame_api(run: dict[str, Any]) -> None:
             assert r.status_code == 200 and r.mimetype == "image/jpeg"
             img = cv2.imdecode(np.frombuffer(r.data, np.uint8), cv2.IMREAD_COLOR)
             assert img.shape[:2] == (f["height_px"], f["width_px"])
+        # chainage of a clicked point: a vertex of the asset line, against the chainage the
+        # line's own CRS gives (start + length along it), computed here with pyproj + shapely
+        import pyproj
+        import shapely
+
+        props = geo["features"][0]["properties"]
+        ll = np.asarray(geo["features"][0]["geometry"]["coordinates"], float)
+        i = len(ll) // 2
+        tr = pyproj.Transformer.from_crs(4326, props["chainage_crs"], always_xy=True)
+        xy = np.stack(tr.transform(ll[:, 0], ll[:, 1]), -1)
+        want = float(props["chainage_start_m"]) + shapely.LineString(xy[: i + 1]).length
+        got = c.get(f"/api/frames?lon={ll[i, 0]}&lat={ll[i, 1]}").get_json()["chainage"]
+        assert got["chainage_m"] == pytest.approx(want, abs=0.05) and abs(got["offset_m"]) < 0.05
+        assert got["on_asset"] and got["label"].count("+") == 1
         th = next(f for f in res["frames"] if f["sensor"] == "thermal")
         u, v = round(th["u_px"]), round(th["v_px"])
         t = c.get(f"/api/frame/{th['stream']}/{th['row']}/temperature?u={u}&v={v}").get_json()
@@ -330,6 +344,24 @@ def test_frame_browser_in_chromium(run: dict[str, Any]) -> None:
             page.wait_for_function(
                 "document.querySelector('figure.frame.thermal .temp').textContent.includes('°C')"
             )
+            assert "chainage" in page.inner_text("#frames")
+            # measure between two clicked points: the distance shown is the geodesic one
+            page.click(".measure-btn")
+            a = (box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+            b = (box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.55)
+            lls = []
+            for x, y in (a, b):
+                page.mouse.click(x, y)
+                lls.append(page.evaluate(
+                    f"(() => {{ const ll = S.map.containerPointToLatLng([{x - box['x']}, {y - box['y']}]); return [ll.lng, ll.lat]; }})()"
+                ))  # fmt: skip
+            text = page.inner_text("#measure-out")
         finally:
             browser.close()
     assert not errors, errors
+    import pyproj
+
+    dist = pyproj.Geod(ellps="WGS84").inv(lls[0][0], lls[0][1], lls[1][0], lls[1][1])[2]
+    shown = float(text.split(" m")[0])
+    assert shown == pytest.approx(dist, rel=0.003, abs=0.02), (text, dist)
+    assert "±" in text

@@ -55,7 +55,20 @@ function drawLeaflet() {
     });
     if (imagery.length) L.control.layers(bases, {}, { collapsed: false }).addTo(S.map);
     // click anywhere: every frame that saw that ground point
-    S.map.on("click", (e) => showFrames({ lon: e.latlng.lng.toFixed(8), lat: e.latlng.lat.toFixed(8) }, `${e.latlng.lat.toFixed(6)}, ${e.latlng.lng.toFixed(6)}`));
+    S.map.on("click", (e) => {
+      if (S.measure) { measureAdd(e.latlng); return; }
+      showFrames({ lon: e.latlng.lng.toFixed(8), lat: e.latlng.lat.toFixed(8) }, `${e.latlng.lat.toFixed(6)}, ${e.latlng.lng.toFixed(6)}`);
+    });
+    const Measure = L.Control.extend({
+      onAdd() {
+        const b = L.DomUtil.create("button", "measure-btn");
+        b.type = "button"; b.textContent = "Measure"; b.title = "click points on the map: distance and area (Esc ends)";
+        L.DomEvent.disableClickPropagation(b);
+        b.onclick = () => (S.measure ? measureEnd(true) : measureStart());
+        return b;
+      },
+    });
+    new Measure({ position: "topleft" }).addTo(S.map);
     if (S.run.route) L.geoJSON(S.run.route, { style: { color: "#37474f", weight: 3 } }).addTo(S.map);
     if (S.run.coverage) L.geoJSON(S.run.coverage, { style: { color: "#4fc3f7", weight: 0, fillOpacity: 0.12 } }).addTo(S.map);
   }
@@ -167,6 +180,44 @@ function detail(f) {
   $("#btn-revisit").onclick = () => decide("needs_revisit");
 }
 
+// Measuring on the map: distance along the clicked points and the area they enclose, in
+// metres on a local tangent plane; the uncertainty is one imagery pixel per clicked point.
+function measureStart() {
+  S.measure = { pts: [], line: L.polyline([], { color: "#ff0", weight: 2, dashArray: "4 4" }).addTo(S.map), poly: null };
+  document.querySelector(".measure-btn").classList.add("on");
+  S.map.getContainer().style.cursor = "crosshair";
+}
+function measureEnd(clear) {
+  if (!S.measure) return;
+  if (clear) { S.measure.line.remove(); if (S.measure.poly) S.measure.poly.remove(); }
+  S.measure = null;
+  document.querySelector(".measure-btn")?.classList.remove("on");
+  S.map.getContainer().style.cursor = "";
+}
+function measureAdd(ll) {
+  const m = S.measure;
+  m.pts.push(ll);
+  m.line.setLatLngs(m.pts);
+  const lat0 = (m.pts[0].lat * Math.PI) / 180, k = 111320;
+  const xy = m.pts.map((p) => [(p.lng - m.pts[0].lng) * k * Math.cos(lat0), (p.lat - m.pts[0].lat) * k]);
+  let d = 0;
+  for (let i = 1; i < m.pts.length; i++) d += m.pts[i - 1].distanceTo(m.pts[i]);
+  let area = 0;
+  for (let i = 0; i < xy.length; i++) { const [x1, y1] = xy[i], [x2, y2] = xy[(i + 1) % xy.length]; area += x1 * y2 - x2 * y1; }
+  area = Math.abs(area) / 2;
+  const gsd = Math.min(...(S.run.imagery || []).map((t) => t.gsd_m), 0.05);
+  const sd = gsd * Math.sqrt(2 * Math.max(m.pts.length - 1, 1));
+  let text = `${d.toFixed(2)} m ± ${sd.toFixed(2)} m`;
+  if (m.pts.length >= 3) {
+    if (m.poly) m.poly.remove();
+    m.poly = L.polygon(m.pts, { color: "#ff0", weight: 1, fillOpacity: 0.15, interactive: false }).addTo(S.map);
+    text += ` · area ${area.toFixed(2)} m² ± ${(d * gsd).toFixed(2)} m²`;
+  }
+  m.line.bindTooltip(text, { permanent: true, className: "measure-tip" }).openTooltip(ll);
+  $("#measure-out") ? ($("#measure-out").textContent = text) : $("#detail").insertAdjacentHTML("afterbegin", `<p id="measure-out" class="measure">${esc(text)}</p>`);
+}
+document.addEventListener("keydown", (e) => { if (e.key === "Escape" && S.measure) measureEnd(false); });
+
 // Frame browser: the frames that saw a point (or a defect), best first, RGB and thermal side by
 // side, the point and the outline drawn where they project; temperature under the cursor.
 async function showFrames(query, title) {
@@ -175,9 +226,11 @@ async function showFrames(query, title) {
   host.innerHTML = `<h3>Frames that saw ${esc(title)}</h3><p class="muted">loading…</p>`;
   let res;
   try { res = await api(`/api/frames?${new URLSearchParams(query)}`); } catch (e) { host.innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
-  if (!res.frames.length) { host.innerHTML = `<h3>Frames that saw ${esc(title)}</h3><p class="muted">no frame of this run saw this point</p>`; return; }
+  if (!res.frames.length) { host.innerHTML = `<h3>Frames that saw ${esc(title)}</h3><p class="muted">no frame of this run saw this point</p>${res.chainage ? `<p class="chainage">chainage <b>${esc(res.chainage.label)}</b>, ${res.chainage.offset_m.toFixed(2)} m ${esc(res.chainage.side)}</p>` : ""}`; return; }
   const col = (sensor) => res.frames.filter((f) => f.sensor === sensor).map(frameFigure).join("");
-  host.innerHTML = `<h3>Frames that saw ${esc(title)} (${res.frames.length}, best first)</h3>
+  const c = res.chainage;
+  const where = c ? `<p class="chainage">chainage <b>${esc(c.label)}</b> ${esc(c.route)}, ${c.offset_m.toFixed(2)} m ${esc(c.side)}${c.on_asset ? "" : " (off the asset)"}</p>` : "";
+  host.innerHTML = `<h3>Frames that saw ${esc(title)} (${res.frames.length}, best first)</h3>${where}
     <div class="frame-cols"><div class="frame-col">${col("rgb")}</div><div class="frame-col">${col("thermal")}</div></div>`;
   host.querySelectorAll("figure.frame.thermal img").forEach((im) => {
     let busy = false;
