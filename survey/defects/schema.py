@@ -30,7 +30,7 @@ Decision = Literal["unreviewed", "confirmed", "rejected", "needs_revisit"]
 DECISIONS: tuple[str, ...] = ("unreviewed", "confirmed", "rejected", "needs_revisit")
 #: Side of the asset, looking toward increasing chainage; "" when not referenced to the asset.
 SIDES: tuple[str, ...] = ("left", "right", "centre", "")
-SENSORS: tuple[str, ...] = ("rgb", "thermal", "rgb+thermal")
+SENSORS: tuple[str, ...] = ("rgb", "thermal", "rgb+thermal", "inspector")
 GEOMETRY_CRS = "EPSG:4326"
 
 
@@ -83,7 +83,7 @@ DEFECT_FIELDS: tuple[FieldSpec, ...] = (
     _f("first_seen_t_s", "t_first_s", "float", "First sighting, UTC POSIX s."),
     _f("last_seen_t_s", "t_last_s", "float", "Last sighting, UTC POSIX s."),
     _f("n_sightings", "n_sight", "int", "Number of detections fused into it."),
-    _f("sensors", "sensors", "str", "Evidence from rgb, thermal or rgb+thermal."),
+    _f("sensors", "sensors", "str", "Evidence from rgb, thermal or rgb+thermal; inspector: added in review."),
     _f("delta_t_k", "delta_t_k", "float", "Thermal contrast to surroundings, K (NaN: none)."),
     _f("max_temp_c", "max_temp_c", "float", "Hottest temperature in the anomaly, degC."),
     _f("rgb_crop", "rgb_crop", "str", "Best RGB evidence crop, path relative to the run."),

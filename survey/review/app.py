@@ -15,6 +15,9 @@ HTTP API (JSON; errors are ``{"error": "..."}`` with a 4xx status):
 - ``POST /api/defects/<id>/review`` with ``{"decision", "severity" (0-5 or null), "comment",
   "reviewer"}``: 415 unless JSON, 400 for malformed JSON, unknown keys or bad values, 404 for
   an unknown defect, 413 over 64 KiB.
+- ``POST /api/defects`` with ``{"geometry" (GeoJSON Point or Polygon), "class_name", "severity"
+  (1-5), "comment", "reviewer"}``: a defect the models missed (:mod:`survey.review.edits`);
+  201 with the new defect, 400 for a bad field.
 - ``GET /evidence/<path>``: an image of the run folder (crops, frames, imagery tiles); nothing
   outside it.
 - ``GET /api/frames?lon=&lat=[&limit=]`` or ``?defect=<id>``: every frame that saw the point,
@@ -42,6 +45,7 @@ from flask import Flask, Response, abort, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
 from survey.defects import DECISIONS, Defect, Review
+from survey.report.severity import BASE_LEVELS
 from survey.store.base import DefectNotFoundError, DefectStore
 
 __all__ = ["create_app", "leaflet_dir"]
@@ -200,6 +204,7 @@ def create_app(
                     k: _clean(v) for k, v in dataclasses.asdict(info).items() if k != "config_toml"
                 },
                 "classes": sorted(set(ds.class_name)),
+                "known_classes": sorted(BASE_LEVELS),
                 "decisions": list(DECISIONS),
                 "counts": {k: int((ds.decision == k).sum()) for k in DECISIONS},
                 "route": _frame_geojson(store.read_layer("route")),
@@ -329,6 +334,24 @@ def create_app(
         u, v = _number("u", -0.5, w - 0.5), _number("v", -0.5, h - 0.5)
         c = temp[min(h - 1, max(0, round(v))), min(w - 1, max(0, round(u)))]
         return jsonify({"u": u, "v": v, "t_c": _clean(round(float(c), 2))})
+
+    @app.post("/api/defects")
+    def add_defect() -> Response:
+        from survey.review.edits import EditError, add_inspector_defect
+        from survey.store.base import StoreError
+
+        if not request.is_json:
+            return _bad(415, "send the defect as application/json")
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _bad(400, "the body must be a JSON object")
+        try:
+            d = add_inspector_defect(_frames(), store, body)
+        except (EditError, StoreError) as exc:
+            return _bad(400, exc.message)
+        resp = jsonify(_feature(d))
+        resp.status_code = 201
+        return resp
 
     @app.post("/api/defects/<defect_id>/review")
     def review(defect_id: str) -> Response:

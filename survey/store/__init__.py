@@ -11,6 +11,7 @@ from typing import Any
 _LAZY: dict[str, str] = {
     "DefectNotFoundError": "survey.store.base",
     "DefectStore": "survey.store.base",
+    "INSPECTOR_LAYER": "survey.store.base",
     "RunInfo": "survey.store.base",
     "StoreError": "survey.store.base",
     "default_store_path": "survey.store.base",

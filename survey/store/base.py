@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import numpy as np
+
 from survey.defects import DECISIONS, Defect, DefectSet, DetectionSet, Review
 from survey.errors import SurveyError
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DefectNotFoundError",
     "DefectStore",
+    "INSPECTOR_LAYER",
     "RunInfo",
     "StoreError",
     "default_store_path",
@@ -40,6 +43,8 @@ __all__ = [
 
 #: Names of auxiliary layers a run may hold (any name of letters, digits and _ is allowed).
 KNOWN_LAYERS = ("route", "coverage", "footprints", "flight_path")
+#: The layer that keeps the defects inspectors added (they survive re-processing).
+INSPECTOR_LAYER = "inspector_defects"
 STORE_FILE = "defects.gpkg"
 
 
@@ -163,6 +168,47 @@ class DefectStore(ABC):
     @abstractmethod
     def reviews(self, defect_id: str | None = None) -> list[Review]:
         """The review log (all decisions, oldest first), of one defect or of the whole run."""
+
+    # -- defects added by inspectors -------------------------------------------------------------
+    def add_defect(self, defect: Defect) -> Defect:
+        """Add a defect an inspector found that the models missed (``sensors="inspector"``).
+
+        It is kept in the auxiliary layer :data:`INSPECTOR_LAYER` as well as among the defects,
+        so re-processing the run (which replaces the defects) brings it back, with its review.
+        Raises :class:`StoreError` when the id is taken or the record is not an inspector's.
+        """
+        if defect.sensors != "inspector":
+            raise StoreError(
+                f"an added defect must have sensors='inspector', got {defect.sensors!r}",
+                path=self.url,
+                where=defect.defect_id,
+            )
+        if defect.defect_id in set(self.read_defects().defect_id):
+            raise StoreError("a defect with this id exists", path=self.url, where=defect.defect_id)
+        new = DefectSet.from_records([defect.replace(run_id=self.run_id)])
+        old = self.inspector_defects()
+        both = DefectSet.concat([old, new]) if len(old) else new
+        self.write_layer(INSPECTOR_LAYER, both.to_frame(derived=False))
+        self.write_defects(self.read_defects())
+        return self.defect(defect.defect_id)
+
+    def inspector_defects(self) -> DefectSet:
+        """The defects inspectors added to this run (empty when none)."""
+        frame = self.read_layer(INSPECTOR_LAYER)
+        if frame is None or not len(frame):
+            return DefectSet()
+        return DefectSet.from_frame(frame, source=f"{self.url}:{INSPECTOR_LAYER}")
+
+    def _with_inspector_defects(self, defects: DefectSet) -> DefectSet:
+        """``defects`` plus the inspectors' additions that are not among them."""
+        added = self.inspector_defects()
+        if not len(added):
+            return defects
+        have = set(defects.defect_id) if len(defects) else set()
+        keep = np.array([d not in have for d in added.defect_id], bool)
+        if not keep.any():
+            return defects
+        return DefectSet.concat([defects, added[keep]]) if len(defects) else added[keep]
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:  # noqa: B027 - optional hook

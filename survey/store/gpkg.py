@@ -213,6 +213,7 @@ class GeoPackageStore(DefectStore):
 
     # -- defects and detections -------------------------------------------------------------------
     def write_defects(self, defects: DefectSet) -> None:
+        defects = self._with_inspector_defects(defects)
         defects.validate(source="defects to store")
         defects = defects.with_columns(run_id=np.full(len(defects), self.run_id, dtype=object))
         defects = defects.apply_reviews(self.reviews())

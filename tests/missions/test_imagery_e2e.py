@@ -365,3 +365,103 @@ def test_frame_browser_in_chromium(run: dict[str, Any]) -> None:
     shown = float(text.split(" m")[0])
     assert shown == pytest.approx(dist, rel=0.003, abs=0.02), (text, dist)
     assert "±" in text
+
+
+def test_inspector_adds_a_missed_defect_and_it_survives_reprocessing(
+    run: dict[str, Any], tmp_path: Path
+) -> None:
+    """The inspector outlines a defect the models (here: none) missed; it is located on the
+    asset like a detected one — checked against the simulator's truth for that defect — and
+    stays, with its review, through a re-processing and in the exports."""
+    import geopandas as gpd
+    import shapely
+
+    from survey.review.app import create_app
+    from survey.store import open_run_store
+
+    rd = tmp_path / "run"
+    shutil.copytree(run["run"], rd)
+    (rd / "store.json").unlink()  # it names the original run's store by absolute path
+    truth = gpd.read_file(run["flight"] / "truth" / "defects.gpkg", layer="defects")
+    t = truth[truth["class"] == "sleeper_defect"].iloc[0]
+    outline = gpd.GeoSeries([t.geometry], crs=truth.crs).to_crs(4326).iloc[0]
+    body = {"geometry": shapely.geometry.mapping(outline), "class_name": "sleeper_defect",
+            "severity": 4, "comment": "cracked sleeper, frame 3", "reviewer": "ana"}  # fmt: skip
+    body["geometry"] = json.loads(json.dumps(body["geometry"]))  # tuples -> lists, as a browser
+    with open_run_store(rd) as st:
+        c = create_app(st, rd).test_client()
+        r = c.post("/api/defects", json=body)
+        assert r.status_code == 201, r.get_json()
+        p = r.get_json()["properties"]
+        assert (
+            p["sensors"] == "inspector" and p["decision"] == "confirmed" and p["reviewer"] == "ana"
+        )
+        assert p["chainage_m"] == pytest.approx(float(t.chainage_m), abs=0.3)
+        assert p["area_m2"] == pytest.approx(float(t.area_m2), rel=0.03)
+        assert p["final_severity"] == 4 and p["action"]
+        hist = c.get(f"/api/defects/{p['defect_id']}").get_json()["history"]
+        assert [h["reviewer"] for h in hist] == ["ana"]
+        for bad, code in (
+            ({**body, "reviewer": ""}, 400),
+            ({**body, "class_name": "Sleeper Defect!"}, 400),
+            ({**body, "severity": 7}, 400),
+            ({**body, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}, 400),
+            ({**body, "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}}, 400),
+            ({**body, "extra": 1}, 400),
+        ):  # fmt: skip
+            r = c.post("/api/defects", json=bad)
+            assert r.status_code == code and "error" in r.get_json(), bad
+        assert c.post("/api/defects", data="x").status_code == 415
+    cfg = load_config_text(CFG + 'exports = ["geojson"]\n', source="t")
+    res = process_flight(run["flight"], rd, config=cfg, progress=False, rerun_from="fuse")
+    assert {r.name: r.status for r in res}["store"] == "ran"
+    with open_run_store(rd) as st:
+        ds = st.read_defects()
+        i = list(ds.defect_id).index(p["defect_id"])
+        assert ds[i].sensors == "inspector" and ds[i].decision == "confirmed"
+    exported = gpd.read_file(next((rd / "exports" / "geojson").glob("*_defects.geojson")))
+    assert p["defect_id"] in set(exported["defect_id"])
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
+def test_add_a_defect_in_chromium(run: dict[str, Any], tmp_path: Path) -> None:
+    pw = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "survey" / "review"))
+    from test_browser import serving
+
+    from survey.store import open_run_store
+
+    rd = tmp_path / "run"
+    shutil.copytree(run["run"], rd)
+    (rd / "store.json").unlink()
+    errors: list[str] = []
+    with serving(rd) as url, pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 800})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.wait_for_function(
+                "document.querySelectorAll('img.leaflet-tile-loaded').length > 0"
+            )
+            page.fill("#reviewer", "ana")
+            page.click(".add-btn")
+            box = page.locator("#map").bounding_box()
+            assert box is not None
+            for fx, fy in ((0.48, 0.48), (0.52, 0.48), (0.52, 0.52)):
+                page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            page.fill("#add-class", "obstruction")
+            page.select_option("#add-sev", "5")
+            page.fill("#add-comment", "branch on the track")
+            page.click("#add-save")
+            page.wait_for_selector("#list tr.row .insp")
+            assert "obstruction" in page.inner_text("#list tr.row.selected")
+        finally:
+            browser.close()
+    assert not errors, errors
+    with open_run_store(rd) as st:
+        added = [d for d in st.read_defects() if d.sensors == "inspector"]
+    assert len(added) == 1 and added[0].final_severity == 5 and added[0].reviewer == "ana"
+    assert added[0].geometry.geom_type == "Polygon" and added[0].area_m2 > 0

@@ -15,6 +15,7 @@ async function api(path, opts) {
 
 function markStyle(p) {
   const d = p.decision;
+  if (p.sensors === "inspector") return { radius: 4 + p.final_severity, color: "#e040fb", weight: 3, dashArray: null, fillColor: colour(p.final_severity), fillOpacity: 0.9 };
   return {
     radius: 4 + p.final_severity, color: d === "confirmed" ? "#000" : d === "needs_revisit" ? "#e65100" : "#333",
     weight: d === "unreviewed" ? 1 : 3, dashArray: d === "needs_revisit" ? "3 3" : null,
@@ -57,6 +58,7 @@ function drawLeaflet() {
     // click anywhere: every frame that saw that ground point
     S.map.on("click", (e) => {
       if (S.measure) { measureAdd(e.latlng); return; }
+      if (S.draw) { drawAdd(e.latlng); return; }
       showFrames({ lon: e.latlng.lng.toFixed(8), lat: e.latlng.lat.toFixed(8) }, `${e.latlng.lat.toFixed(6)}, ${e.latlng.lng.toFixed(6)}`);
     });
     const Measure = L.Control.extend({
@@ -69,6 +71,16 @@ function drawLeaflet() {
       },
     });
     new Measure({ position: "topleft" }).addTo(S.map);
+    const Add = L.Control.extend({
+      onAdd() {
+        const b = L.DomUtil.create("button", "add-btn");
+        b.type = "button"; b.textContent = "Add defect"; b.title = "a defect the models missed: click its outline on the map (one click: a point)";
+        L.DomEvent.disableClickPropagation(b);
+        b.onclick = () => (S.draw ? drawEnd() : drawStart());
+        return b;
+      },
+    });
+    new Add({ position: "topleft" }).addTo(S.map);
     if (S.run.route) L.geoJSON(S.run.route, { style: { color: "#37474f", weight: 3 } }).addTo(S.map);
     if (S.run.coverage) L.geoJSON(S.run.coverage, { style: { color: "#4fc3f7", weight: 0, fillOpacity: 0.12 } }).addTo(S.map);
   }
@@ -125,7 +137,7 @@ function drawList() {
     const p = f.properties;
     return `<tr class="row${p.defect_id === S.selected ? " selected" : ""}" data-id="${esc(p.defect_id)}"><td>${esc(p.defect_id)}</td>` +
       `<td><span class="sev" style="background:${colour(p.final_severity)}">${p.final_severity}</span></td><td>${esc(p.class_name)}</td>` +
-      `<td>${esc(p.chainage_label)} ${esc(p.side)}</td><td class="dec-${esc(p.decision)}">${esc(p.decision.replace("_", " "))}</td></tr>`;
+      `<td>${esc(p.chainage_label)} ${esc(p.side)}${p.sensors === "inspector" ? ' <span class="insp" title="added by an inspector">+</span>' : ""}</td><td class="dec-${esc(p.decision)}">${esc(p.decision.replace("_", " "))}</td></tr>`;
   });
   $("#list tbody").innerHTML = rows.join("");
   document.querySelectorAll("#list tr.row").forEach((tr) => tr.addEventListener("click", () => select(tr.dataset.id, true)));
@@ -217,6 +229,50 @@ function measureAdd(ll) {
   $("#measure-out") ? ($("#measure-out").textContent = text) : $("#detail").insertAdjacentHTML("afterbegin", `<p id="measure-out" class="measure">${esc(text)}</p>`);
 }
 document.addEventListener("keydown", (e) => { if (e.key === "Escape" && S.measure) measureEnd(false); });
+
+// Adding a defect the models missed: click its outline, name class and severity, save.
+function drawStart() {
+  if (S.measure) measureEnd(true);
+  S.draw = { pts: [], shape: L.polygon([], { color: "#e040fb", weight: 2, dashArray: "3 3" }).addTo(S.map) };
+  document.querySelector(".add-btn").classList.add("on");
+  S.map.getContainer().style.cursor = "crosshair";
+  const known = [...new Set([...(S.run.known_classes || []), ...S.run.classes])].sort();
+  $("#detail").innerHTML = `<h2>New defect</h2><p class="muted">Click the outline on the map (one click marks a point), then save.</p>
+    <form id="add-form" onsubmit="return false">
+      <label>Class <input id="add-class" list="add-classes" required pattern="[a-z][a-z0-9_]{1,39}"></label>
+      <datalist id="add-classes">${known.map((c) => `<option value="${esc(c)}">`).join("")}</datalist>
+      <label>Severity <select id="add-sev">${[1, 2, 3, 4, 5].map((v) => `<option${v === 3 ? " selected" : ""}>${v}</option>`).join("")}</select></label>
+      <textarea id="add-comment" placeholder="what you see"></textarea>
+      <button id="add-save" type="button">Save</button> <button id="add-cancel" type="button">Cancel</button> <span id="add-status"></span>
+    </form>`;
+  $("#add-save").onclick = drawSave;
+  $("#add-cancel").onclick = drawEnd;
+}
+function drawAdd(ll) { S.draw.pts.push(ll); S.draw.shape.setLatLngs(S.draw.pts); }
+function drawEnd() {
+  if (!S.draw) return;
+  S.draw.shape.remove();
+  S.draw = null;
+  document.querySelector(".add-btn")?.classList.remove("on");
+  S.map.getContainer().style.cursor = "";
+}
+async function drawSave() {
+  const st = $("#add-status"), pts = S.draw ? S.draw.pts : [];
+  const reviewer = $("#reviewer").value.trim();
+  if (!reviewer) { st.className = "error"; st.textContent = "enter your name as reviewer"; return; }
+  if (!pts.length) { st.className = "error"; st.textContent = "click the defect on the map first"; return; }
+  const ring = pts.map((p) => [p.lng, p.lat]);
+  const geometry = pts.length >= 3 ? { type: "Polygon", coordinates: [[...ring, ring[0]]] } : { type: "Point", coordinates: ring[0] };
+  const body = { geometry, class_name: $("#add-class").value.trim(), severity: Number($("#add-sev").value), comment: $("#add-comment").value, reviewer };
+  try {
+    const f = await api("/api/defects", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    localStorage.setItem("survey-reviewer", reviewer);
+    drawEnd();
+    S.run = await api("/api/run");
+    await load();
+    await select(f.id, true);
+  } catch (e) { st.className = "error"; st.textContent = `not saved: ${e.message}`; }
+}
 
 // Frame browser: the frames that saw a point (or a defect), best first, RGB and thermal side by
 // side, the point and the outline drawn where they project; temperature under the cursor.

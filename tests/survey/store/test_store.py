@@ -250,3 +250,45 @@ def test_run_folder_pointer(
     (run / "store.json").write_text(json.dumps({"url": "x"}))
     with pytest.raises(StoreError, match="invalid store pointer"):
         open_run_store(run)
+
+
+def test_inspector_defects_survive_reprocessing(store_factory: Any, sample: Any) -> None:
+    """A defect added in review stays through a re-processing (which replaces the defects)
+    with its author's decision; ids and sources are checked."""
+    import shapely
+
+    from survey.defects import Defect
+    from survey.store import INSPECTOR_LAYER, StoreError
+
+    d0 = sample.defects[0]
+    ring = shapely.Point(d0.lon_deg + 1e-4, d0.lat_deg).buffer(2e-6)
+    added = Defect(
+        defect_id="insp-1", class_name="missing_fastener", confidence=1.0, severity=4,
+        geometry=ring, lon_deg=d0.lon_deg + 1e-4, lat_deg=d0.lat_deg, sensors="inspector",
+        n_sightings=0, decision="confirmed", reviewer="ana", decided_t_s=1.7e9,
+        review_comment="clip gone, seen on frame 12", reviewed_severity=4,
+    )  # fmt: skip
+    with store_factory() as st:
+        st.write_defects(sample.defects)
+        got = st.add_defect(added)
+        assert got.sensors == "inspector" and got.run_id == "r1" and got.final_severity == 4
+        assert INSPECTOR_LAYER in st.layers() and len(st.read_defects()) == len(sample.defects) + 1
+        with pytest.raises(StoreError, match="exists"):
+            st.add_defect(added)
+        with pytest.raises(StoreError, match="inspector"):
+            st.add_defect(added.replace(defect_id="insp-2", sensors="rgb"))
+        st.record_review(
+            Review(defect_id="insp-1", decision="needs_revisit", reviewer="ben",
+                   decided_t_s=1.8e9, comment="check on site", severity=5)
+        )  # fmt: skip
+    with store_factory() as st:  # re-processing writes the model's defects again
+        st.write_defects(sample.defects)
+        back = st.read_defects()
+        assert len(back) == len(sample.defects) + 1
+        row = back[list(back.defect_id).index("insp-1")]
+        assert (row.class_name, row.decision, row.reviewer) == (
+            "missing_fastener",
+            "needs_revisit",
+            "ben",
+        )
+        assert row.final_severity == 5 and row.geometry.equals_exact(ring, 1e-9)
