@@ -74,15 +74,20 @@ def export(
         run_dir, store_url or cfg.store.url or None, schema=cfg.store.schema
     ) as store:
         if fmt == "coco":
-            from survey.report.coco import export_coco
+            from survey.report.coco import export_coco, inspector_instances
 
+            defects = store.read_defects()
+            info_run = store.read_run()
             res = export_coco(
-                store.read_defects(),
+                defects,
                 store.read_detections(),
                 run_dir,
                 out or run_dir / "exports" / "coco",
                 rejected=rejected,
                 run_id=store.run_id,
+                extra=inspector_instances(
+                    defects, run_dir, info_run.config_toml if info_run else ""
+                ),
             )
             info = {
                 "annotations": str(res.annotations_path),

@@ -421,6 +421,43 @@ def test_inspector_adds_a_missed_defect_and_it_survives_reprocessing(
         assert ds[i].sensors == "inspector" and ds[i].decision == "confirmed"
     exported = gpd.read_file(next((rd / "exports" / "geojson").glob("*_defects.geojson")))
     assert p["defect_id"] in set(exported["defect_id"])
+    # the loop: the added defect is in the next training set, projected into the frames that
+    # saw it, where the simulator's own pixel truth has it
+    from click.testing import CliRunner
+    from pycocotools import mask as mask_util
+    from pycocotools.coco import COCO
+
+    from survey.cli import cli
+
+    r = CliRunner().invoke(cli, ["export", str(rd), "-f", "coco", "--json"])
+    assert r.exit_code == 0, r.output
+    coco = COCO(str(rd / "exports" / "coco" / "annotations.json"))
+    mine = [a for a in coco.dataset["annotations"] if a["defect_id"] == p["defect_id"]]
+    assert mine and all(a["origin"] == "inspector" for a in mine)
+    assert coco.cats[mine[0]["category_id"]]["name"] == "sleeper_defect"
+    true_coco = json.loads((run["flight"] / "truth" / "coco_rgb_still.json").read_text())
+    true_img = {i["file_name"]: i["id"] for i in true_coco["images"]}
+    ious: list[tuple[float, float]] = []
+    for a in mine:
+        img = coco.imgs[a["image_id"]]
+        tid = true_img.get(img["source"])
+        if tid is None:
+            continue  # a video frame: its truth is in another file
+        (ta,) = [x for x in true_coco["annotations"]
+                 if x["image_id"] == tid and x["instance_id"] == int(t.defect_id)]  # fmt: skip
+        m_true = mask_util.decode(ta["segmentation"]).astype(bool)
+        m_mine = coco.annToMask(a).astype(bool)
+        ys, xs = np.nonzero(m_true)
+        ym, xm = np.nonzero(m_mine)
+        ious.append(
+            (
+                float(np.hypot(xs.mean() - xm.mean(), ys.mean() - ym.mean())),
+                m_mine.sum() / m_true.sum(),
+            )
+        )
+    # the same 12 cm lever arm and 0.25 deg boresight as the frame browser (a 9 px thin sleeper
+    # 5 px off has a low IoU, so centre and size are compared)
+    assert ious and all(d < 6.0 and 0.85 < r < 1.15 for d, r in ious), ious
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
