@@ -140,3 +140,26 @@ def test_mp4_without_moov_names_the_file(tmp_path: Path) -> None:
     assert sniff_kind(p) == "gopro_gpmf"
     with pytest.raises(TelemetryFormatError, match="GOPR0001.MP4, byte .*no 'moov' box"):
         read_track(p)
+
+
+def test_flight_plan_uses_the_embedded_track(tmp_path: Path) -> None:
+    from survey.flight import describe_flight_dir, discover_flight
+
+    d = tmp_path / "flight"
+    d.mkdir()
+    ts = _tiny_ts(tmp_path)
+    (d / "FMV_0001.ts").write_bytes(ts.read_bytes())
+    f = discover_flight(d)
+    (v,) = f.of_kind("video")
+    assert v.embedded == "misb_klv_ts" and v.sidecar is None
+    f.check_locatable()  # no SRT and no log, yet locatable
+    desc = describe_flight_dir(d)
+    assert desc is not None
+    (entry,) = desc["plan"]
+    assert entry["poses"] == "embedded misb_klv_ts track"
+    assert "embedded misb_klv_ts track" in entry["clock"]
+    assert not any("cannot be located" in w for w in desc["warnings"])
+    # with an SRT beside it, the SRT wins and the plan says the embedded track is unused
+    (d / "FMV_0001.SRT").write_text("1\n00:00:00,000 --> 00:00:00,033\nx\n")
+    (entry,) = describe_flight_dir(d)["plan"]  # type: ignore[index]
+    assert entry["poses"] == "SRT" and "embedded misb_klv_ts track is not used" in entry["clock"]
