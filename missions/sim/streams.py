@@ -8,6 +8,7 @@ per frame (true camera pose) and the COCO annotations of the instances visible i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,15 +241,19 @@ class VideoStream(_Stream):
         fps: float,
         path: Path,
         annotate_every: int = 1,
+        telemetry: str = "srt",
     ) -> None:
         super().__init__(ctx, cam, mount, "rgb_video", annotate_every)
         self.fps, self.path = fps, path
+        self.telemetry = telemetry
+        self._times: list[float] = []
         self.writer = cv2.VideoWriter(
             str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (cam.width_px, cam.height_px)
         )
         if not self.writer.isOpened():
             raise OSError(f"cannot open a video writer for {path}")
-        self._srt_f = open(path.with_suffix(".SRT"), "w", encoding="utf-8", newline="\n")
+        srt_path = path.with_suffix(".SRT") if telemetry == "srt" else Path(os.devnull)
+        self._srt_f = open(srt_path, "w", encoding="utf-8", newline="\n")
         self.srt = SrtWriter(self._srt_f, fps, focal_35mm=cam.focal_35mm)
         self.sensor = RgbSensor(cam.width_px, cam.height_px, ctx.seed + 1)
         self.rel = str(path.relative_to(ctx.out))
@@ -262,6 +267,7 @@ class VideoStream(_Stream):
             raise RuntimeError("the RGB renderer returned no image")
         self.writer.write(self.sensor.apply(r.image))
         v = self.ctx.nav.at([t])
+        self._times.append(t)
         t_cam = t + self.ctx.nav.errors.rgb_clock_offset_s
         self.srt.frame(
             index,
@@ -288,7 +294,31 @@ class VideoStream(_Stream):
     def close(self) -> None:
         self.writer.release()
         self._srt_f.close()
+        if self.telemetry == "gpmf" and self._times:
+            self._write_gpmf()
         super().close()
+
+    def _write_gpmf(self) -> None:
+        """Add a Karma-style GPMF track (GLPI, ATTD, GPS5) to the MP4, at 10 Hz on the video
+        clock (frame i at i / fps), from the logged navigation solution."""
+        from survey.telemetry.gpmf import write_gpmf_mp4
+
+        t0 = self._times[0]
+        t_true = np.arange(t0, self._times[-1] + 1e-9, 0.1)
+        v = self.ctx.nav.at(t_true)
+        write_gpmf_mp4(
+            self.path,
+            t_true - t0,
+            lat_deg=v["lat_deg"],
+            lon_deg=v["lon_deg"],
+            alt_msl_m=v["alt_msl_m"],
+            rel_alt_m=v["rel_alt_m"],
+            vel_ned_mps=np.column_stack([v["vn_m_s"], v["ve_m_s"], v["vd_m_s"]]),
+            roll_deg=v["roll_deg"],
+            pitch_deg=v["pitch_deg"],
+            yaw_deg=v["yaw_deg"],
+            utc0_s=t0,
+        )
 
 
 def still_times(traj: Trajectory, every_m: float) -> np.ndarray:

@@ -34,7 +34,7 @@ course over ground.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -450,3 +450,178 @@ def _to_track(
         meta=meta,
         **gimbal,
     )
+
+
+# ------------------------------------------------------------------------------ writer
+
+
+def _klv(key: str, typ: str, size: int, repeat: int, data: bytes) -> bytes:
+    pad = (-len(data)) % 4
+    return key.encode() + bytes([ord(typ), size]) + struct.pack(">H", repeat) + data + bytes(pad)
+
+
+def _nest(key: str, *items: bytes) -> bytes:
+    body = b"".join(items)
+    return key.encode() + b"\x00\x01" + struct.pack(">H", len(body)) + body
+
+
+def _complex(key: str, name: str, type_str: str, scale: Sequence[int], rows: np.ndarray) -> bytes:
+    fmt = ">" + "".join(_TYPES[c][0] for c in type_str)
+    width = struct.calcsize(fmt)
+    floats = [c in "fd" for c in type_str]
+
+    def conv(v: float, s: int, is_f: bool) -> float | int:
+        return v * s if is_f else int(round(v * s))
+
+    data = b"".join(
+        struct.pack(fmt, *(conv(v, s, f) for v, s, f in zip(r, scale, floats, strict=True)))
+        for r in rows
+    )
+    return _nest(
+        "STRM",
+        _klv("STNM", "c", len(name), 1, name.encode()),
+        _klv("TYPE", "c", len(type_str), 1, type_str.encode()),
+        _klv("SCAL", "l", 4, len(scale), struct.pack(f">{len(scale)}i", *scale)),
+        _klv(key, "?", width, len(rows), data),
+    )
+
+
+def write_gpmf_mp4(
+    path: str | Path,
+    t_s: np.ndarray,
+    *,
+    lat_deg: np.ndarray,
+    lon_deg: np.ndarray,
+    alt_msl_m: np.ndarray,
+    rel_alt_m: np.ndarray,
+    vel_ned_mps: np.ndarray,
+    roll_deg: np.ndarray,
+    pitch_deg: np.ndarray,
+    yaw_deg: np.ndarray,
+    utc0_s: float,
+    boot0_s: float = 100.0,
+    payload_s: float = 1.0,
+) -> Path:
+    """Write a Karma-style GPMF track (``GLPI`` + ``ATTD`` + ``GPS5`` with ``GPSU``) as an MP4
+    holding one ``gpmd`` track: samples at video times ``t_s`` (GLPI/ATTD stamped on a boot
+    clock starting at ``boot0_s``), one payload per ``payload_s``. For tests and the simulator.
+    """
+    p = Path(path)
+    t = np.asarray(t_s, np.float64)
+    n_pay = max(1, int(np.ceil((t[-1] + 1e-9) / payload_s)))
+    payloads = []
+    for k in range(n_pay):
+        sel = (t >= k * payload_s) & (t < (k + 1) * payload_s)
+        if not sel.any():
+            payloads.append(_nest("DEVC"))
+            continue
+        boot = (t[sel] + boot0_s) * 1000.0
+        glpi = np.column_stack(
+            [boot / 1000, lat_deg[sel], lon_deg[sel], alt_msl_m[sel], rel_alt_m[sel],
+             vel_ned_mps[sel, 0], vel_ned_mps[sel, 1], vel_ned_mps[sel, 2], yaw_deg[sel] % 360]
+        )  # fmt: skip
+        attd = np.column_stack(
+            [boot / 1000, np.radians(roll_deg[sel]), np.radians(pitch_deg[sel]),
+             np.radians(((yaw_deg[sel] + 180) % 360) - 180), *(np.zeros((3, sel.sum()))),
+             np.zeros(sel.sum())]
+        )  # fmt: skip
+        speed = np.hypot(vel_ned_mps[sel, 0], vel_ned_mps[sel, 1])
+        gps5 = np.column_stack(
+            [
+                lat_deg[sel],
+                lon_deg[sel],
+                alt_msl_m[sel],
+                speed,
+                np.hypot(speed, vel_ned_mps[sel, 2]),
+            ]
+        )
+        import datetime as _dt
+
+        u = _dt.datetime.fromtimestamp(utc0_s + k * payload_s, _dt.UTC)
+        gpsu = u.strftime("%y%m%d%H%M%S") + f".{u.microsecond // 1000:03d}"
+        scal5 = [10_000_000, 10_000_000, 1000, 1000, 100]
+        gps_strm = _nest(
+            "STRM",
+            _klv("GPSF", "L", 4, 1, struct.pack(">I", 3)),
+            _klv("GPSU", "U", 16, 1, gpsu.encode()),
+            _klv("GPSP", "S", 2, 1, struct.pack(">H", 120)),
+            _klv("SCAL", "l", 4, 5, struct.pack(">5i", *scal5)),
+            _klv("GPS5", "l", 20, len(gps5),
+                 b"".join(struct.pack(">5i", *(int(round(v * s)) for v, s in zip(r, scal5, strict=True))) for r in gps5)),
+        )  # fmt: skip
+        payloads.append(
+            _nest(
+                "DEVC",
+                _klv("DVID", "L", 4, 1, struct.pack(">I", 1)),
+                _klv("DVNM", "c", 8, 1, b"Sim GPMF"),
+                gps_strm,
+                _complex(
+                    "GLPI",
+                    "Position",
+                    "LllllsssS",
+                    [1000, 10_000_000, 10_000_000, 1000, 1000, 100, 100, 100, 100],
+                    glpi,
+                ),
+                _complex("ATTD", "Attitude", "LffffffB", [1000, 1, 1, 1, 1, 1, 1, 1], attd),
+            )  # fmt: skip
+        )
+    _write_mp4(p, payloads, payload_s)
+    return p
+
+
+def _box(typ: str, *parts: bytes) -> bytes:
+    body = b"".join(parts)
+    return struct.pack(">I", 8 + len(body)) + typ.encode() + body
+
+
+def _gpmd_trak(sizes: list[int], first: int, d: int, ts: int, track_id: int) -> bytes:
+    offs = np.r_[0, np.cumsum(sizes)[:-1]] + first
+    n = len(sizes)
+    total = d * n
+    z = bytes(4)
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    tkhd = _box("tkhd", b"\x00\x00\x00\x03", z, z, struct.pack(">II", track_id, 0),
+                struct.pack(">I", total), bytes(8), bytes(8), matrix, struct.pack(">II", 0, 0))  # fmt: skip
+    mdhd = _box("mdhd", z, z, z, struct.pack(">II", ts, total), b"\x55\xc4\x00\x00")
+    hdlr = _box("hdlr", z, z, b"meta", bytes(12), b"GoPro MET\x00")
+    stsd = _box("stsd", z, struct.pack(">I", 1), _box("gpmd", bytes(6), struct.pack(">H", 1), z))
+    stts = _box("stts", z, struct.pack(">III", 1, n, d))
+    stsc = _box("stsc", z, struct.pack(">IIII", 1, 1, 1, 1))
+    stsz = _box("stsz", z, struct.pack(">II", 0, n), struct.pack(f">{n}I", *sizes))
+    stco = _box("stco", z, struct.pack(">I", n), struct.pack(f">{n}I", *offs.tolist()))
+    stbl = _box("stbl", stsd, stts, stsc, stsz, stco)
+    minf = _box("minf", _box("nmhd", z), stbl)
+    return _box("trak", tkhd, _box("mdia", mdhd, hdlr, minf))
+
+
+def _write_mp4(p: Path, samples: list[bytes], dur_s: float) -> None:
+    """A minimal MP4 with one timed-metadata track (``meta`` handler, ``gpmd`` entries); when
+    ``p`` already is an MP4 (moov last, as OpenCV writes it), the track is added to it."""
+    ts = 1000
+    d = int(round(dur_s * ts))
+    sizes = [len(s) for s in samples]
+    if p.is_file() and p.stat().st_size > 16:
+        data = p.read_bytes()
+        i, moov_at = 0, -1
+        while i + 8 <= len(data):
+            size, typ = struct.unpack_from(">I4s", data, i)
+            if typ == b"moov":
+                moov_at = i
+            i += size if size >= 8 else len(data)
+        if moov_at < 0 or struct.unpack_from(">I", data, moov_at)[0] + moov_at != len(data):
+            raise ValueError(f"{p}: cannot add a GPMF track (moov is not the last box)")
+        head, moov = data[:moov_at], data[moov_at:]
+        mdat = _box("mdat", *samples)
+        trak = _gpmd_trak(sizes, len(head) + 8, d, ts, 99)
+        body = moov[8:] + trak
+        p.write_bytes(head + mdat + struct.pack(">I", 8 + len(body)) + b"moov" + body)
+        return
+    total = d * len(samples)
+    z = bytes(4)
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    ftyp = _box("ftyp", b"mp41", struct.pack(">I", 0), b"mp41isom")
+    mdat = _box("mdat", *samples)
+    mvhd = _box("mvhd", z, z, z, struct.pack(">II", ts, total), struct.pack(">IH", 0x10000, 0x100),
+                bytes(10), matrix, bytes(24), struct.pack(">I", 2))  # fmt: skip
+    moov = _box("moov", mvhd, _gpmd_trak(sizes, len(ftyp) + 8, d, ts, 1))
+    p.write_bytes(ftyp + mdat + moov)
