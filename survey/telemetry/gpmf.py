@@ -366,7 +366,9 @@ def _to_track(
             fix, sats = R[j, 1], R[j, 2]
         hdg = L[:, 9]
         if len(G):
-            extra["t_utc_s"] = np.interp(t, G[:, 0], G[:, 7], left=np.nan, right=np.nan)
+            u = np.interp(t, G[:, 0], G[:, 7])  # GNSS UTC at the fused samples
+            u[(t < G[0, 0] - 1.0) | (t > G[-1, 0] + 1.0)] = np.nan
+            extra["t_utc_s"] = u + np.where(t > G[-1, 0], t - G[-1, 0], 0.0)
         hdop = np.full(t.size, np.nan)
     else:
         t, lat, lon, alt = G[:, 0], G[:, 1], G[:, 2], G[:, 3]

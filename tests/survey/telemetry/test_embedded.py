@@ -163,3 +163,59 @@ def test_flight_plan_uses_the_embedded_track(tmp_path: Path) -> None:
     (d / "FMV_0001.SRT").write_text("1\n00:00:00,000 --> 00:00:00,033\nx\n")
     (entry,) = describe_flight_dir(d)["plan"]  # type: ignore[index]
     assert entry["poses"] == "SRT" and "embedded misb_klv_ts track is not used" in entry["clock"]
+
+
+def _gpmf_mp4(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
+    from survey.telemetry.gpmf import write_gpmf_mp4
+
+    t = np.arange(0, 5, 0.1)
+    lat, lon = 48.2 + 2e-6 * t, 15.6 + 3e-6 * t
+    z = np.zeros_like(t)
+    p = write_gpmf_mp4(
+        tmp_path / "GOPR0002.MP4", t, lat_deg=lat, lon_deg=lon, alt_msl_m=300 + z,
+        rel_alt_m=25 + z, vel_ned_mps=np.column_stack([z + 0.2, z + 0.2, z]),
+        roll_deg=2 + z, pitch_deg=-3 + z, yaw_deg=200 + 10 * t, utc0_s=1.7e9,
+    )  # fmt: skip
+    return p, t, lat, lon
+
+
+def test_gpmf_mp4_values_and_clock(tmp_path: Path) -> None:
+    p, t, lat, lon = _gpmf_mp4(tmp_path)
+    assert sniff_kind(p) == "gopro_gpmf"
+    tr = read_track(p)
+    assert tr.kind == "gopro_gpmf" and tr.time_base == "video" and len(tr) == t.size
+    np.testing.assert_allclose(tr.t_s, t, atol=1e-9)
+    assert np.abs(tr.lat_deg - lat).max() < 1e-7 and np.abs(tr.lon_deg - lon).max() < 1e-7
+    np.testing.assert_allclose(tr.yaw_deg, (200 + 10 * t) % 360, atol=1e-4)
+    np.testing.assert_allclose(tr.roll_deg, 2, atol=1e-5)
+    np.testing.assert_allclose(tr.rel_alt_m, 25, atol=1e-3)
+    assert tr.gimbal_mode == "absolute" and np.all(tr.gimbal_pitch_deg == -90)
+    np.testing.assert_allclose(tr.extra["t_utc_s"], 1.7e9 + t, atol=1e-3)
+    assert tr.meta["position_source"].startswith("GLPI") and tr.meta["yaw_source"] == "ATTD"
+
+
+def test_gpmf_mp4_truncated_and_bit_flipped(tmp_path: Path) -> None:
+    p, t, *_ = _gpmf_mp4(tmp_path)
+    data = p.read_bytes()
+    # a key byte of the third payload made unprintable: the first two payloads are kept
+    from survey.telemetry.container import read_mp4_tracks
+
+    (gp,) = read_mp4_tracks(p)
+    flip = bytearray(data)
+    flip[int(gp.offset[2]) + 8] = 0x01
+    q = tmp_path / "flip.MP4"
+    q.write_bytes(bytes(flip))
+    tr = read_track(q)
+    assert len(tr) == 20
+    assert any("GPMF sample 2 at byte" in w and "bad GPMF key" in w for w in tr.warnings)
+    # the first payload damaged: nothing to keep, an error naming the file and the sample
+    flip0 = bytearray(data)
+    flip0[int(gp.offset[0]) + 8] = 0x01
+    q.write_bytes(bytes(flip0))
+    with pytest.raises(TelemetryFormatError, match=r"flip\.MP4, GPMF sample 0 at byte \d+"):
+        read_track(q)
+    # the moov box cut short
+    cut = tmp_path / "cut.MP4"
+    cut.write_bytes(data[:-40])
+    with pytest.raises(TelemetryFormatError, match=r"cut\.MP4, byte \d+ \(box 'moov'\).*cut short"):
+        read_track(cut)
