@@ -33,7 +33,7 @@ RAIL_CLASSES = (
     "broken_rail", "missing_fastener", "sleeper_defect", "rail_head_damage", "ballast_defect",
     "vegetation", "drainage", "obstruction",
 )  # fmt: skip
-#: classes the survey GSD (1.8-2.8 cm at 25 m) resolves; DOMAIN.md: missing fasteners need
+#: classes the survey GSD (1.8-2.8 cm at 25 m) resolves; docs/domain.md: missing fasteners need
 #: <= 3 mm/px, broken rails <= 5 mm, rail-head damage <= 1 mm (a low pass with a zoom camera)
 RESOLVABLE = ("sleeper_defect", "ballast_defect", "vegetation", "drainage", "obstruction")
 

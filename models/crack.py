@@ -20,7 +20,7 @@ thins out) and measures each, vectorized over all instances:
 
 The default scale follows the condition states for reinforced concrete cracking of the AASHTO
 *Manual for Bridge Element Inspection* (width < 0.012 in = 0.3 mm insignificant, 0.3-1.3 mm
-moderate, > 0.05 in = 1.3 mm wide), extended to the five advisory levels of DOMAIN.md:
+moderate, > 0.05 in = 1.3 mm wide), extended to the five advisory levels of docs/domain.md:
 
 ====== ================== ==================== =====================================
 level  max width          meaning              action (rail wording, advisory)

@@ -109,7 +109,7 @@ class TelemetryConfig:
 
 @dataclass(frozen=True)
 class SeverityConfig:
-    """Advisory severity 1-5 and recommended actions (DOMAIN.md proposal; all configurable)."""
+    """Advisory severity 1-5 and recommended actions (docs/domain.md proposal; all configurable)."""
 
     levels: list[str] = opt(
         [],

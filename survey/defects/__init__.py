@@ -18,8 +18,8 @@ Attribute schema
 meaning. ``derived`` fields are computed from the others when a frame is written (readable UTC
 times, the severity in force) and ignored when one is read. Geometries are EPSG:4326. Times are
 UTC POSIX seconds (``*_t_s``) with ISO-8601 twins for people. Unset floats are NaN (NULL in a
-store), an unset ``reviewed_severity`` is 0 (NULL in a store). The README's "Defects, review and
-reports" section carries the same table (:func:`schema_markdown` writes it).
+store), an unset ``reviewed_severity`` is 0 (NULL in a store). ``docs/defects.md`` carries the
+same table (:func:`schema_markdown` writes it).
 
 Examples
 --------

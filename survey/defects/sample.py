@@ -1,6 +1,6 @@
 """Realistic sample defect sets along a real line, for tests, benchmarks and trying the tools.
 
-:func:`sample_run` places defects of the DOMAIN.md classes along a given WGS84 line at the
+:func:`sample_run` places defects of the docs/domain.md classes along a given WGS84 line at the
 offsets where they occur (fasteners and rail-head damage on the rails at half the gauge,
 sleepers across the track, vegetation and drainage beside it), with the polygon sizes, position
 uncertainty (standard GNSS or RTK), chainage, severity (by :mod:`survey.report.severity`),

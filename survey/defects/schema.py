@@ -56,11 +56,11 @@ def _f(name: str, short: str, kind: Any, help: str, derived: bool = False) -> Fi
 DEFECT_FIELDS: tuple[FieldSpec, ...] = (
     _f("defect_id", "defect_id", "str", "Identifier, unique within the run."),
     _f("run_id", "run_id", "str", "The processing run that found it."),
-    _f("class_name", "class", "str", "Defect class (DOMAIN.md list, e.g. missing_fastener)."),
+    _f("class_name", "class", "str", "Defect class (docs/domain.md list, e.g. missing_fastener)."),
     _f("asset_kind", "asset_kind", "str", "rail or pipeline (chooses severity and action rules)."),
     _f("asset_id", "asset_id", "str", "The line / route it lies on (line ref, ELR, pipeline ID)."),
     _f("confidence", "confidence", "float", "Detector confidence of the fused defect, 0-1."),
-    _f("severity", "severity", "int", "Advisory severity 1 (record) .. 5 (act now), DOMAIN.md."),
+    _f("severity", "severity", "int", "Advisory severity 1 (record) .. 5 (act now), docs/domain.md."),
     _f("action", "action", "str", "Recommended action for that severity (advisory)."),
     _f("lon_deg", "lon", "float", "Position estimate, longitude WGS84 (ellipse centre)."),
     _f("lat_deg", "lat", "float", "Position estimate, latitude WGS84 (ellipse centre)."),

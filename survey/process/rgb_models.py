@@ -20,7 +20,7 @@ __all__ = [
     "training_gsd",
 ]
 
-#: RGB defect classes proper to each asset kind (DOMAIN.md; "vegetation" belongs to both):
+#: RGB defect classes proper to each asset kind (docs/domain.md; "vegetation" belongs to both):
 #: "auto" picks the shipped model that knows most of them
 KIND_CLASSES: dict[str, frozenset[str]] = {
     "rail": frozenset({"broken_rail", "missing_fastener", "sleeper_defect", "rail_head_damage",

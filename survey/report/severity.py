@@ -1,4 +1,4 @@
-"""Advisory severity (1-5) and recommended action per defect, after DOMAIN.md's table.
+"""Advisory severity (1-5) and recommended action per defect, after docs/domain.md's table.
 
 Severity is **advisory**: a competent person sets the action. The rules are a proposal and every
 number is configurable (``[severity]`` in the config):
@@ -32,7 +32,7 @@ from survey.defects.schema import DefectError
 
 __all__ = ["BASE_LEVELS", "assess_severity", "class_levels", "recommended_action"]
 
-#: Built-in base level per class (DOMAIN.md proposal); overridden by ``severity.levels``.
+#: Built-in base level per class (docs/domain.md proposal); overridden by ``severity.levels``.
 BASE_LEVELS: dict[str, int] = {
     # rail
     "broken_rail": 5,

@@ -111,7 +111,7 @@ def test_exif_sources_in_order():
 def test_thermal_table_and_boresight():
     t = camera_from_table("ZH20T-IR")
     assert t.kind == "thermal" and t.fx_px == pytest.approx(13.5 / 7.68 * 640)
-    # DOMAIN.md: H20T thermal GSD at 60 m is ~5.3 cm
+    # docs/domain.md: H20T thermal GSD at 60 m is ~5.3 cm
     assert float(t.gsd_m(60.0)) == pytest.approx(0.053, abs=0.001)
     assert float(camera_from_table("M30T-IR").gsd_m(60.0)) == pytest.approx(0.079, abs=0.001)
     with pytest.raises(CameraModelError, match="not in the table"):

@@ -206,7 +206,7 @@ def test_rgb_defects_against_the_truth(rail: dict[str, Any]) -> None:
     with open_run_store(rail["run"]) as st:
         d = st.read_defects()
     # the classes the shipped simulator-trained detector finds reliably (validation recall
-    # 0.93 vegetation, 0.95 standing water); the others it barely knows (see the README)
+    # 0.93 vegetation, 0.95 standing water); the others it barely knows (see docs/processing.md)
     known = ("vegetation", "drainage")
     rgb = d[np.isin(d.sensors, ("rgb", "rgb+thermal")) & np.isin(d.class_name, known)]
     t = truth.to_crs(32633)

@@ -87,7 +87,7 @@ def test_shipped_model_reaches_its_recorded_scores(shared_data: Path) -> None:
 
     The scores recorded in the model file at export must be reproduced (within 0.01), and each
     split must keep the aim of issue #9 that the shipped model reached (F1 >= 0.85 with a 2 px
-    tolerance: 0.855 on UAV75 val, 0.853 on CC0 val; README "Crack model").
+    tolerance: 0.855 on UAV75 val, 0.853 on CC0 val; docs/crack-model.md).
     """
     from models.datasets.sources import combine, load_dataset
     from models.semseg.evaluate import evaluate_semantic

@@ -198,7 +198,7 @@ def test_sample_run_is_real_chainage_on_the_real_line(real_sample) -> None:  # t
     assert (dets.defect_id == "").sum() == 2 and np.isnan(dets.lon_deg[-2:]).all()
 
 
-def test_readme_schema_tables_match_the_code(repo_root: Path) -> None:
-    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+def test_docs_schema_tables_match_the_code(repo_root: Path) -> None:
+    readme = (repo_root / "docs" / "defects.md").read_text(encoding="utf-8")
     assert schema_markdown(DEFECT_FIELDS) in readme
     assert schema_markdown(DETECTION_FIELDS) in readme
