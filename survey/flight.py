@@ -199,7 +199,7 @@ class FlightFolder:
         bad = [
             str(v.path)
             for v in self.of_kind("video")
-            if v.sidecar is None and v.embedded not in ("gopro_gpmf", "misb_klv_ts")
+            if v.sidecar is None and v.embedded not in ("gopro_gpmf", "misb_klv_ts", "dji_meta")
         ]
         if bad:
             raise FlightError(

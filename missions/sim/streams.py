@@ -296,6 +296,8 @@ class VideoStream(_Stream):
         self._srt_f.close()
         if self.telemetry == "gpmf" and self._times:
             self._write_gpmf()
+        if self.telemetry == "djmd" and self._times:
+            self._write_djmd()
         super().close()
 
     def _write_gpmf(self) -> None:
@@ -318,6 +320,31 @@ class VideoStream(_Stream):
             pitch_deg=v["pitch_deg"],
             yaw_deg=v["yaw_deg"],
             utc0_s=t0,
+        )
+
+    def _write_djmd(self) -> None:
+        """Add a DJI ``djmd`` track (Mavic 3 layout) to the MP4: one message per frame, at the
+        frame's video time (i / fps), from the logged navigation solution and gimbal angles."""
+        from survey.telemetry.djmd import write_djmd_mp4
+
+        t_true = np.asarray(self._times)
+        v = self.ctx.nav.at(t_true)
+        write_djmd_mp4(
+            self.path,
+            np.arange(t_true.size) / self.fps,
+            lat_deg=v["lat_deg"],
+            lon_deg=v["lon_deg"],
+            alt_m=v["alt_msl_m"],
+            rel_alt_m=v["rel_alt_m"],
+            vel_ned_mps=np.column_stack([v["vn_m_s"], v["ve_m_s"], v["vd_m_s"]]),
+            roll_deg=v["roll_deg"],
+            pitch_deg=v["pitch_deg"],
+            yaw_deg=v["yaw_deg"],
+            gimbal_pitch_deg=v["gimbal_pitch_deg"],
+            gimbal_roll_deg=v["gimbal_roll_deg"],
+            gimbal_yaw_deg=v["gimbal_yaw_deg"],
+            utc0_s=float(t_true[0]),
+            fps=self.fps,
         )
 
 

@@ -576,7 +576,10 @@ def _box(typ: str, *parts: bytes) -> bytes:
     return struct.pack(">I", 8 + len(body)) + typ.encode() + body
 
 
-def _gpmd_trak(sizes: list[int], first: int, d: int, ts: int, track_id: int) -> bytes:
+def _gpmd_trak(
+    sizes: list[int], first: int, d: int, ts: int, track_id: int, codec: str = "gpmd",
+    handler_name: str = "GoPro MET",
+) -> bytes:  # fmt: skip
     offs = np.r_[0, np.cumsum(sizes)[:-1]] + first
     n = len(sizes)
     total = d * n
@@ -585,8 +588,8 @@ def _gpmd_trak(sizes: list[int], first: int, d: int, ts: int, track_id: int) -> 
     tkhd = _box("tkhd", b"\x00\x00\x00\x03", z, z, struct.pack(">II", track_id, 0),
                 struct.pack(">I", total), bytes(8), bytes(8), matrix, struct.pack(">II", 0, 0))  # fmt: skip
     mdhd = _box("mdhd", z, z, z, struct.pack(">II", ts, total), b"\x55\xc4\x00\x00")
-    hdlr = _box("hdlr", z, z, b"meta", bytes(12), b"GoPro MET\x00")
-    stsd = _box("stsd", z, struct.pack(">I", 1), _box("gpmd", bytes(6), struct.pack(">H", 1), z))
+    hdlr = _box("hdlr", z, z, b"meta", bytes(12), handler_name.encode() + b"\x00")
+    stsd = _box("stsd", z, struct.pack(">I", 1), _box(codec, bytes(6), struct.pack(">H", 1), z))
     stts = _box("stts", z, struct.pack(">III", 1, n, d))
     stsc = _box("stsc", z, struct.pack(">IIII", 1, 1, 1, 1))
     stsz = _box("stsz", z, struct.pack(">II", 0, n), struct.pack(f">{n}I", *sizes))
@@ -596,10 +599,13 @@ def _gpmd_trak(sizes: list[int], first: int, d: int, ts: int, track_id: int) -> 
     return _box("trak", tkhd, _box("mdia", mdhd, hdlr, minf))
 
 
-def _write_mp4(p: Path, samples: list[bytes], dur_s: float) -> None:
-    """A minimal MP4 with one timed-metadata track (``meta`` handler, ``gpmd`` entries); when
-    ``p`` already is an MP4 (moov last, as OpenCV writes it), the track is added to it."""
-    ts = 1000
+def _write_mp4(
+    p: Path, samples: list[bytes], dur_s: float, codec: str = "gpmd",
+    handler_name: str = "GoPro MET", ts: int = 1000,
+) -> None:  # fmt: skip
+    """A minimal MP4 with one timed-metadata track (``meta`` handler, ``codec`` sample entries,
+    each sample ``dur_s`` long); when ``p`` already is an MP4 (moov last, as OpenCV writes it),
+    the track is added to it."""
     d = int(round(dur_s * ts))
     sizes = [len(s) for s in samples]
     if p.is_file() and p.stat().st_size > 16:
@@ -611,10 +617,10 @@ def _write_mp4(p: Path, samples: list[bytes], dur_s: float) -> None:
                 moov_at = i
             i += size if size >= 8 else len(data)
         if moov_at < 0 or struct.unpack_from(">I", data, moov_at)[0] + moov_at != len(data):
-            raise ValueError(f"{p}: cannot add a GPMF track (moov is not the last box)")
+            raise ValueError(f"{p}: cannot add a {codec} track (moov is not the last box)")
         head, moov = data[:moov_at], data[moov_at:]
         mdat = _box("mdat", *samples)
-        trak = _gpmd_trak(sizes, len(head) + 8, d, ts, 99)
+        trak = _gpmd_trak(sizes, len(head) + 8, d, ts, 99, codec, handler_name)
         body = moov[8:] + trak
         p.write_bytes(head + mdat + struct.pack(">I", 8 + len(body)) + b"moov" + body)
         return
@@ -625,5 +631,5 @@ def _write_mp4(p: Path, samples: list[bytes], dur_s: float) -> None:
     mdat = _box("mdat", *samples)
     mvhd = _box("mvhd", z, z, z, struct.pack(">II", ts, total), struct.pack(">IH", 0x10000, 0x100),
                 bytes(10), matrix, bytes(24), struct.pack(">I", 2))  # fmt: skip
-    moov = _box("moov", mvhd, _gpmd_trak(sizes, len(ftyp) + 8, d, ts, 1))
+    moov = _box("moov", mvhd, _gpmd_trak(sizes, len(ftyp) + 8, d, ts, 1, codec, handler_name))
     p.write_bytes(ftyp + mdat + moov)

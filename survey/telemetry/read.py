@@ -68,16 +68,9 @@ def _reader(kind: str) -> Callable[[Path], PoseTrack]:
 
         return read_klv_ts
     if kind == "dji_meta":
-        from survey.telemetry.errors import TelemetryFormatError
+        from survey.telemetry.djmd import read_djmd
 
-        def _dji(p: Path) -> PoseTrack:
-            raise TelemetryFormatError(
-                "a DJI MP4 metadata track ('djmd') was found but survey does not decode its "
-                "positions yet; use the flight's SRT or flight record",
-                path=p,
-            )
-
-        return _dji
+        return read_djmd
     if kind == "photo":
         from survey.telemetry.photos import read_photos
 
@@ -98,6 +91,7 @@ READERS = (
     "misb_klv",
     "gopro_gpmf",
     "misb_klv_ts",
+    "dji_meta",
     "photo",
 )
 
