@@ -216,7 +216,7 @@ def _video_stream(
     t_video = np.arange(info.n_frames) / (info.fps if np.isfinite(info.fps) else 30.0)
     f35 = None
     embedded = None
-    if srt is None and mf.embedded in ("gopro_gpmf", "misb_klv_ts"):
+    if srt is None and mf.embedded in ("gopro_gpmf", "misb_klv_ts", "dji_meta"):
         try:  # telemetry inside the video: already on the video's clock
             embedded = _read_track(mf.path, cfg)
             warnings.extend(f"{stream.stream_id}: {w}" for w in embedded.warnings)
@@ -261,8 +261,13 @@ def _video_stream(
             warnings.append(
                 f"{stream.stream_id}: clock not tied to the log ({exc.message})"
                 + ("; the SRT's own positions and angles are used" if srt is not None else "")
+                + (
+                    "; the video's embedded track is used"
+                    if srt is None and embedded is not None
+                    else ""
+                )
             )
-            if srt is None:
+            if srt is None and embedded is None:
                 bad = np.ones(n, bool)
                 why = np.full(n, f"clock not tied to the log: {exc.message}", object)
                 return _assemble(

@@ -32,7 +32,7 @@ GPMF_FLIGHT = SimConfig(
 @pytest.fixture(scope="module", params=["gpmf", "djmd"])
 def gpmf_run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Path]:
+) -> tuple[Path, Path, Config]:
     sim = tmp_path_factory.mktemp(request.param) / "sim"
     simulate_flight(dataclasses.replace(GPMF_FLIGHT, video_telemetry=request.param), sim)
     video = next((sim / "DCIM").rglob("*.MP4"))
@@ -57,15 +57,15 @@ def gpmf_run(
     c = dataclasses.replace(c, process=dataclasses.replace(c.process, video_camera=str(lens)))
     run = tmp_path_factory.mktemp("run") / "run"
     process_flight(only, run, config=c)
-    return sim, run
+    return sim, run, c
 
 
-def test_video_only_gpmf_flight_is_located(gpmf_run: tuple[Path, Path]) -> None:
+def test_video_only_gpmf_flight_is_located(gpmf_run: tuple[Path, Path, Config]) -> None:
     import pandas as pd
 
     from survey.process.records import StreamPoses
 
-    sim, run = gpmf_run
+    sim, run, _ = gpmf_run
     sp = StreamPoses.load(run / "stages" / "poses", "video1")
     truth = pd.read_csv(sim / "truth" / "frames_rgb_video.csv")
     assert len(sp.t_s) == len(truth)
@@ -94,3 +94,39 @@ def test_video_only_gpmf_flight_is_located(gpmf_run: tuple[Path, Path]) -> None:
     print(f"vs true camera centre p50 {np.median(et):.3f} m, p95 {np.percentile(et, 95):.3f} m")
     assert np.percentile(et, 95) < 5.0
     assert sp.sync["method"].startswith(f"embedded {kind}")
+
+
+def test_embedded_track_used_when_the_log_clock_cannot_be_tied(
+    gpmf_run: tuple[Path, Path, Config],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A flight log beside the video whose clock cannot be tied to the video's: the frames are
+    still located, from the video's own embedded track (not all marked bad)."""
+    import survey.telemetry.timesync as ts
+    from survey.process.records import StreamPoses
+    from survey.telemetry.errors import TimeSyncError
+
+    sim, run_only, c = gpmf_run
+    folder = tmp_path / "flight"
+    (folder / "logs").mkdir(parents=True)
+    video = next((sim / "DCIM").rglob("*.MP4"))
+    shutil.copy(video, folder / video.name)
+    shutil.copy(sim / "asset.geojson", folder / "asset.geojson")
+    shutil.copy(sim / "logs" / "flight.tlog", folder / "logs" / "flight.tlog")
+
+    def no_sync(*args: object, **kwargs: object) -> None:
+        raise TimeSyncError("no shared motion between the video and the log (test)")
+
+    monkeypatch.setattr(ts, "sync_video", no_sync)
+    run = tmp_path / "run"
+    process_flight(folder, run, config=c)
+    sp = StreamPoses.load(run / "stages" / "poses", "video1")
+    only = StreamPoses.load(run_only / "stages" / "poses", "video1")
+    assert any("clock not tied to the log" in w and "embedded track is used" in w
+               for w in sp.warnings)  # fmt: skip
+    assert sp.ok.mean() > 0.9
+    # the same poses as the video-only folder's (the embedded track on the video clock)
+    np.testing.assert_array_equal(sp.ok, only.ok)
+    np.testing.assert_allclose(sp.lat_deg[sp.ok], only.lat_deg[only.ok], atol=1e-9)
+    np.testing.assert_allclose(sp.lon_deg[sp.ok], only.lon_deg[only.ok], atol=1e-9)
