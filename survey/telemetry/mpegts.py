@@ -29,7 +29,14 @@ from survey.telemetry.errors import TelemetryFormatError
 from survey.telemetry.klv import UAS_LS_KEY, _ber, _checksum_ok, _int, _map, decode_local_set
 from survey.telemetry.track import PoseTrack, SampleFlag
 
-__all__ = ["demux_klv", "looks_like_klv_ts", "read_klv_ts", "write_klv_ts"]
+__all__ = [
+    "add_klv_to_ts",
+    "demux_klv",
+    "encode_st0601",
+    "looks_like_klv_ts",
+    "read_klv_ts",
+    "write_klv_ts",
+]
 
 TS = 188
 _VIDEO_TYPES = {0x01, 0x02, 0x10, 0x1B, 0x24, 0x42}
@@ -323,12 +330,23 @@ def read_klv_ts(path: str | Path) -> PoseTrack:
     }
     texts["container"] = "mpegts"
     texts["klv_stream_type"] = f"0x{stype:02X}"
+    # ST 0601 has no height above take-off: the height above the ground at the frame centre
+    # (sensor altitude minus tag 25) stands in for it, so flat-ground georeferencing puts each
+    # frame's ground through its own centre
+    elev = col("frame_elev_m")
+    rel = alt - elev if alt_ref == "msl" else np.full(alt.size, np.nan)
+    if np.isfinite(rel).any():
+        warnings.append(
+            "rel_alt_m is the height above the frame centre's ground (sensor altitude minus "
+            "ST 0601 tag 25): KLV carries no take-off height"
+        )
     o = np.argsort(t, kind="stable")
     tr = PoseTrack.build(
         t,
         lat_deg=lat,
         lon_deg=lon,
         alt_m=alt,
+        rel_alt_m=rel,
         roll_deg=roll,
         pitch_deg=pitch,
         yaw_deg=col("heading"),
@@ -448,5 +466,121 @@ def write_klv_ts(
             out += _ts_packets(video_pid, _pes(0xE0, pts, body), cc[video_pid])
         else:
             out += _ts_packets(klv_pid, _pes(0xBD, pts, body), cc[klv_pid])
+    p.write_bytes(bytes(out))
+    return p
+
+
+#: ST 0601 item sizes (bytes) the encoder writes
+_SIZES = {5: 2, 13: 4, 14: 4, 15: 2, 16: 2, 17: 2, 18: 4, 19: 4, 20: 4, 21: 4, 23: 4, 24: 4,
+          25: 2, 82: 4, 83: 4, 84: 4, 85: 4, 86: 4, 87: 4, 88: 4, 89: 4, 90: 4, 91: 4}  # fmt: skip
+
+
+def _ber_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def encode_st0601(items: dict[int, float], t_utc_us: int, ground_speed_mps: float | None = None
+                  ) -> bytes:  # fmt: skip
+    """One UAS Local Set packet (key, BER length, tag 2 time stamp, ``items`` by tag with the
+    standard's linear mappings, ground speed, tag 1 checksum): the inverse of
+    :func:`survey.telemetry.klv.decode_local_set` and this module's corner items. NaN values
+    are left out. For tests and the simulator."""
+    from survey.telemetry.klv import _MAPPED
+
+    body = bytearray(b"\x02\x08" + struct.pack(">Q", int(t_utc_us)))
+    for tag, val in items.items():
+        if not np.isfinite(val):
+            continue
+        name, signed, lo, hi = _MAPPED.get(tag) or _CORNERS[tag]
+        n = _SIZES[tag]
+        bits = 8 * n
+        if signed:
+            raw = int(round(val * ((1 << (bits - 1)) - 1) / ((hi - lo) / 2)))
+            raw = max(-(1 << (bits - 1)) + 1, min((1 << (bits - 1)) - 1, raw))
+        else:
+            raw = int(round((val - lo) * ((1 << bits) - 1) / (hi - lo)))
+            raw = max(0, min((1 << bits) - 1, raw))
+        body += bytes([tag, n]) + raw.to_bytes(n, "big", signed=signed)
+    if ground_speed_mps is not None and np.isfinite(ground_speed_mps):
+        body += bytes([56, 1, max(0, min(255, int(round(ground_speed_mps))))])
+    body += b"\x01\x02"
+    head = UAS_LS_KEY + _ber_len(len(body) + 2)
+    pkt = head + bytes(body)
+    s = 0
+    for k, b in enumerate(pkt):
+        s += b << (8 * ((k + 1) % 2))
+    return pkt + struct.pack(">H", s & 0xFFFF)
+
+
+def add_klv_to_ts(path: str | Path, packets: Sequence[bytes], t_s: Sequence[float]) -> Path:
+    """Add a KLV metadata stream (stream type 0x06, ``KLVA`` registration descriptor) to an
+    existing single-program transport stream (as OpenCV/FFmpeg write it): KLV packet ``k`` is
+    given the PTS of the first video PES plus ``t_s[k]`` and is interleaved before the first
+    video PES at or after that time. The PMT is rewritten to list the new PID."""
+    p = Path(path)
+    data = p.read_bytes()
+    n_pk = len(data) // TS
+    pmt_pid: int | None = None
+    pmt_sec: bytes | None = None
+    vpid: int | None = None
+    v0: int | None = None
+    for k in range(n_pk):
+        pid, pusi, pl = _payload(data[k * TS : (k + 1) * TS])
+        if not pusi or not pl:
+            continue
+        if pid == 0 and pmt_pid is None:
+            sec = _section(pl)
+            for j in range(8, len(sec) - 4, 4):
+                prog, ppid = struct.unpack_from(">HH", sec, j)
+                if prog:
+                    pmt_pid = ppid & 0x1FFF
+                    break
+        elif pid == pmt_pid and pmt_sec is None:
+            pmt_sec = _section(pl)
+            info = ((pmt_sec[10] & 0x0F) << 8) | pmt_sec[11]
+            j = 12 + info
+            while j + 5 <= len(pmt_sec) - 4:
+                st = pmt_sec[j]
+                epid = struct.unpack_from(">H", pmt_sec, j + 1)[0] & 0x1FFF
+                if st in _VIDEO_TYPES and vpid is None:
+                    vpid = epid
+                j += 5 + (struct.unpack_from(">H", pmt_sec, j + 3)[0] & 0x0FFF)
+        elif pid == vpid and v0 is None:
+            v0 = _pts(pl)
+        if v0 is not None:
+            break
+    if pmt_pid is None or pmt_sec is None or vpid is None or v0 is None:
+        raise ValueError(f"{p}: not a transport stream with a PAT, a PMT and a video PID")
+    used = {_payload(data[k * TS : (k + 1) * TS])[0] for k in range(n_pk)}
+    kpid = next(x for x in range(0x101, 0x1FFF) if x not in used)
+    reg = b"\x05\x04KLVA"
+    es = bytes([0x06]) + struct.pack(">HH", 0xE000 | kpid, 0xF000 | len(reg)) + reg
+    n_sec = ((pmt_sec[1] & 0x0F) << 8) | pmt_sec[2]
+    body = pmt_sec[3 : 3 + n_sec - 4]  # program number .. last ES entry, without CRC
+    new_pmt = _psi(0x02, struct.unpack_from(">H", body, 0)[0], body[5:] + es)
+    cc_pmt, cc_klv = [0], [0]
+    order = np.argsort(np.asarray(t_s, np.float64), kind="stable")
+    queue = [(v0 + round(float(t_s[i]) * 90000), packets[i]) for i in order]
+    qi = 0
+    out = bytearray()
+    for k in range(n_pk):
+        pkt = data[k * TS : (k + 1) * TS]
+        pid, pusi, pl = _payload(pkt)
+        if pid == pmt_pid:
+            if pusi:
+                out += _ts_packets(pmt_pid, new_pmt, cc_pmt)
+            continue
+        if pid == vpid and pusi:
+            pts = _pts(pl)
+            while qi < len(queue) and pts is not None and queue[qi][0] <= pts:
+                t90, body_k = queue[qi]
+                out += _ts_packets(kpid, _pes(0xBD, t90 % _PTS_WRAP, body_k), cc_klv)
+                qi += 1
+        out += pkt
+    for t90, body_k in queue[qi:]:
+        out += _ts_packets(kpid, _pes(0xBD, t90 % _PTS_WRAP, body_k), cc_klv)
     p.write_bytes(bytes(out))
     return p

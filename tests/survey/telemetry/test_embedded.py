@@ -219,3 +219,42 @@ def test_gpmf_mp4_truncated_and_bit_flipped(tmp_path: Path) -> None:
     cut.write_bytes(data[:-40])
     with pytest.raises(TelemetryFormatError, match=r"cut\.MP4, byte \d+ \(box 'moov'\).*cut short"):
         read_track(cut)
+
+
+def test_klv_added_to_an_opencv_transport_stream(tmp_path: Path) -> None:
+    """encode_st0601 / add_klv_to_ts (the simulator's writer) against the reader, and the video
+    still decodes frame for frame after the KLV PID is muxed in."""
+    import cv2
+
+    from survey.telemetry.mpegts import add_klv_to_ts, encode_st0601
+
+    p = tmp_path / "v.TS"
+    w = cv2.VideoWriter(str(p), cv2.VideoWriter.fourcc(*"mp4v"), 10, (96, 64))
+    if not w.isOpened():
+        pytest.skip("this OpenCV cannot write MPEG-TS")
+    for i in range(12):
+        w.write(np.full((64, 96, 3), 20 * i, np.uint8))
+    w.release()
+    t = np.arange(12) / 10.0
+    items = {13: 48.3, 14: 15.7, 15: 301.5, 5: 123.4, 90: -3.2, 91: 2.1, 18: 10.0, 19: -88.0,
+             20: 359.0, 23: 48.3001, 24: 15.7002, 25: 250.0, 82: 48.3002, 89: 15.6998}  # fmt: skip
+    add_klv_to_ts(p, [encode_st0601(items, int((1.7e9 + x) * 1e6), 7.4) for x in t], t)
+    assert looks_like_klv_ts(p)
+    tr = read_track(p)
+    assert tr.kind == "misb_klv_ts" and len(tr) == 12
+    np.testing.assert_allclose(tr.t_s, t, atol=1e-4)  # PTS - first video PTS
+    np.testing.assert_allclose(tr.extra["t_utc_s"], 1.7e9 + t, atol=1e-6)
+    assert tr.lat_deg[0] == pytest.approx(48.3, abs=1e-7)  # 4-byte mapping: 4e-8 deg
+    assert tr.alt_m[0] == pytest.approx(301.5, abs=0.16)  # 2-byte mapping: 0.30 m steps
+    assert tr.yaw_deg[0] == pytest.approx(123.4, abs=0.003)
+    assert (tr.pitch_deg[0], tr.roll_deg[0]) == pytest.approx((-3.2, 2.1), abs=1e-6)
+    assert tr.gimbal_pitch_deg[0] == pytest.approx(-88.0, abs=1e-6)
+    assert tr.extra["corner_lat_deg"][0, 0] == pytest.approx(48.3002, abs=1e-7)
+    assert tr.extra["corner_lon_deg"][0, 3] == pytest.approx(15.6998, abs=1e-7)
+    assert tr.rel_alt_m[0] == pytest.approx(301.5 - 250.0, abs=0.4)  # above the centre's ground
+    assert tr.speed_mps[0] == 7.0
+    cap = cv2.VideoCapture(str(p))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 12
