@@ -319,4 +319,6 @@ def _scan_codec(p: Path) -> str | None:
         head = fh.read(4 << 20)
     if b"DEVC\x00\x01" in head:  # GPMF payloads in an mdat whose index is lost
         return "gopro_gpmf"
+    if b"dvtm_" in head and b".proto" in head:  # DJI's first djmd sample names its schema
+        return "dji_meta"
     return None
