@@ -25,9 +25,10 @@ for each product). Every sample is a ``ProductMeta``::
 
 Where ``<drone>`` and ``<gimbal>`` sit in ``frame_meta`` depends on the product: field 3 and 4
 for ``dvtm_wm265e`` (Mavic 3), ``pm320`` (Matrice 30), ``Mini4_Pro``, ``Air3``/``Air3s``,
-``wm261`` (Mavic 3 Pro), ``wa345e`` (Matrice 4E), the paths ExifTool reads (``3-3-4-1`` GPS,
-``3-3-3`` drone angles, ``3-4-3`` gimbal angles); field 4 (no gimbal message) for
-``dvtm_eagle4_wa530``. The product comes from ``proto_file_name`` in the clip header (first
+``wm261`` (Mavic 3 Pro), ``wa345e`` (Matrice 4E), ``Mavic4``, ``Mini5Pro`` (the last two store
+degrees with the unit field absent), the paths ExifTool reads (``3-3-4-1`` GPS, ``3-3-3``
+drone angles, ``3-4-3`` gimbal angles); field 4 (no gimbal message) for ``AVATA2``,
+``dji_neo`` and ``dvtm_eagle4_wa530``. The product comes from ``proto_file_name`` in the clip header (first
 sample); an unknown one is read with the first layout and said so in ``warnings``.
 
 The wire format is read here (varints, 64/32-bit and length-delimited fields: ~40 lines) rather
@@ -60,18 +61,23 @@ from survey.telemetry.track import PoseTrack, SampleFlag
 
 __all__ = ["DjmdError", "DjmdFrame", "decode_djmd_sample", "read_djmd", "write_djmd_mp4"]
 
-#: products whose drone / gimbal messages sit at frame_meta fields (drone, gimbal)
-LAYOUTS: dict[str, tuple[int, int]] = {
-    "wm265e": (3, 4),  # Mavic 3
-    "wm261": (3, 4),  # Mavic 3 Pro
-    "pm320": (3, 4),  # Matrice 30
-    "wa345e": (3, 4),  # Matrice 4E
-    "mini4_pro": (3, 4),
-    "air3": (3, 4),
-    "air3s": (3, 4),
-    "eagle4_wa530": (4, 0),  # telemetry-parser's schema: drone at 4, no gimbal message
+#: per product: frame_meta field numbers of the drone and gimbal messages (0 = none), and
+#: whether coordinates are degrees whatever the unit field says (ExifTool's reading)
+LAYOUTS: dict[str, tuple[int, int, bool]] = {
+    "wm265e": (3, 4, False),  # Mavic 3
+    "wm261": (3, 4, False),  # Mavic 3 Pro
+    "pm320": (3, 4, False),  # Matrice 30
+    "wa345e": (3, 4, False),  # Matrice 4E
+    "mini4_pro": (3, 4, False),
+    "air3": (3, 4, False),
+    "air3s": (3, 4, False),
+    "mavic4": (3, 4, True),  # Mavic 4 Pro: degrees with the unit field absent
+    "mini5pro": (3, 4, True),
+    "avata2": (4, 0, False),  # drone at 4 (ExifTool 3-4-4-1 GPS), no gimbal message
+    "dji_neo": (4, 0, False),
+    "eagle4_wa530": (4, 0, False),  # telemetry-parser's schema: drone at 4, no gimbal message
 }
-DEFAULT_LAYOUT = (3, 4)
+DEFAULT_LAYOUT = (3, 4, False)
 
 
 class DjmdError(TelemetryFormatError):
@@ -186,8 +192,9 @@ def _euler(buf: bytes, span: Any) -> tuple[float, float, float]:
     return tuple(_i32(m.get(k, 0)) / 10.0 for k in (1, 2, 3))  # type: ignore[return-value]
 
 
-def layout_of(proto: str) -> tuple[int, int] | None:
-    """frame_meta field numbers (drone, gimbal) for a ``proto_file_name``; None if unknown."""
+def layout_of(proto: str) -> tuple[int, int, bool] | None:
+    """(drone field, gimbal field, always degrees) for a ``proto_file_name``; None if
+    unknown."""
     name = re.sub(r"^dvtm_|\.proto$", "", proto.strip().lower())
     return LAYOUTS.get(name)
 
@@ -212,7 +219,7 @@ def decode_djmd_sample(buf: bytes, layout: tuple[int, int] = DEFAULT_LAYOUT) -> 
     if 1 in fm:
         h = _msg(buf, fm[1])
         f.seq, f.boot_us = int(h.get(1, 0)), int(h.get(2, 0))
-    drone_at, gimbal_at = layout
+    drone_at, gimbal_at, degrees = layout
     if drone_at in fm:
         d = _msg(buf, fm[drone_at])
         if 2 in d:
@@ -230,7 +237,7 @@ def decode_djmd_sample(buf: bytes, layout: tuple[int, int] = DEFAULT_LAYOUT) -> 
                 c = _msg(buf, g[1])
                 unit = int(c.get(1, 0))
                 lat, lon = _f64(c.get(2, bytes(8))), _f64(c.get(3, bytes(8)))
-                if unit == 0:  # radians
+                if unit == 0 and not degrees:  # radians (UNIT_RAD = 0, proto3's default)
                     lat, lon = np.degrees(lat), np.degrees(lon)
                 f.lat_deg, f.lon_deg = lat, lon
             f.alt_m = _i32(g.get(2, 0)) / 1000.0
@@ -452,7 +459,7 @@ def write_djmd_mp4(
 
     from survey.telemetry.gpmf import _write_mp4
 
-    drone_at, gimbal_at = layout_of(proto) or DEFAULT_LAYOUT
+    drone_at, gimbal_at, _ = layout_of(proto) or DEFAULT_LAYOUT
     p = Path(path)
     t = np.asarray(t_s, np.float64)
     samples = []

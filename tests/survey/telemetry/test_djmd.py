@@ -122,6 +122,22 @@ def test_wire_reader_against_google_protobuf(proto: str, drone_at: int, gimbal_a
         assert np.isnan(fr.gimbal_pitch_deg)
 
 
+@pytest.mark.parametrize(
+    ("proto", "stored", "expect"),
+    [("dvtm_Mini4_Pro.proto", 0.8278, np.degrees(0.8278)),  # unit field absent = radians
+     ("dvtm_Mavic4.proto", 47.43, 47.43)],  # Mavic 4 Pro: degrees whatever the unit says
+)  # fmt: skip
+def test_coordinate_units(proto: str, stored: float, expect: float) -> None:
+    S = _schema(3, 4)
+    m = S["ProductMeta"]()
+    m.clip_meta.clip_meta_header.proto_file_name = proto
+    c = m.frame_meta.drone_frame_meta.gps.gps_coordinates
+    c.latitude, c.longitude = stored, stored / 2  # unit left at 0 (not written)
+    fr = decode_djmd_sample(m.SerializeToString())
+    assert fr.lat_deg == pytest.approx(expect, abs=1e-12)
+    assert fr.lon_deg == pytest.approx(expect / 2, abs=1e-12)
+
+
 def _flight(n: int = 40, fps: float = 10.0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(4)
     return dict(
