@@ -134,6 +134,7 @@ def _fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, Any, i
         at = i
         key, i = _varint(buf, i, end)
         num, wt = key >> 3, key & 7
+        v: Any
         if num == 0:
             raise ValueError(f"field number 0 at byte {at}")
         if wt == 0:
@@ -199,7 +200,7 @@ def layout_of(proto: str) -> tuple[int, int, bool] | None:
     return LAYOUTS.get(name)
 
 
-def decode_djmd_sample(buf: bytes, layout: tuple[int, int] = DEFAULT_LAYOUT) -> DjmdFrame:
+def decode_djmd_sample(buf: bytes, layout: tuple[int, int, bool] = DEFAULT_LAYOUT) -> DjmdFrame:
     """Decode one ``djmd`` sample (a ``ProductMeta`` message); raises ValueError saying where
     the bytes stop following the wire format."""
     f = DjmdFrame()

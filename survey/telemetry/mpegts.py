@@ -151,7 +151,9 @@ def demux_klv(path: str | Path) -> tuple[list[tuple[int | None, bytes, int]], in
             "descriptor, or 0x15)",
             path=p,
         )
-    (kpid, stype), vpid = found
+    klv_entry, vpid = found
+    assert klv_entry is not None
+    kpid, stype = klv_entry
     pes: list[tuple[int | None, bytes, int]] = []
     cur: bytearray | None = None
     cur_at = 0
@@ -322,7 +324,7 @@ def read_klv_ts(path: str | Path) -> PoseTrack:
     olon = np.stack([col(f"off_lon{k}") for k in range(1, 5)], 1) + fc_lon[:, None]
     clat = np.where(np.isfinite(clat), clat, olat)
     clon = np.where(np.isfinite(clon), clon, olon)
-    texts = {
+    texts: dict[str, str] = {
         k: str(r[k])
         for r in rows
         for k in ("mission_id", "tail_number", "platform", "sensor")
@@ -515,7 +517,9 @@ def encode_st0601(items: dict[int, float], t_utc_us: int, ground_speed_mps: floa
     return pkt + struct.pack(">H", s & 0xFFFF)
 
 
-def add_klv_to_ts(path: str | Path, packets: Sequence[bytes], t_s: Sequence[float]) -> Path:
+def add_klv_to_ts(
+    path: str | Path, packets: Sequence[bytes], t_s: Sequence[float] | np.ndarray
+) -> Path:
     """Add a KLV metadata stream (stream type 0x06, ``KLVA`` registration descriptor) to an
     existing single-program transport stream (as OpenCV/FFmpeg write it): KLV packet ``k`` is
     given the PTS of the first video PES plus ``t_s[k]`` and is interleaved before the first

@@ -4,6 +4,7 @@ reader against what was written, damaged samples."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -138,7 +139,7 @@ def test_coordinate_units(proto: str, stored: float, expect: float) -> None:
     assert fr.lon_deg == pytest.approx(expect / 2, abs=1e-12)
 
 
-def _flight(n: int = 40, fps: float = 10.0) -> dict[str, np.ndarray]:
+def _flight(n: int = 40, fps: float = 10.0) -> dict[str, Any]:
     rng = np.random.default_rng(4)
     return dict(
         lat_deg=51.5 + 1e-5 * np.arange(n),

@@ -61,7 +61,7 @@ def _klv(p: Path) -> Path:
         )  # fmt: skip
         for k in range(N)
     ]
-    return write_klv_ts(p, pk, T, video_pts_s=T)
+    return write_klv_ts(p, pk, T.tolist(), video_pts_s=T.tolist())
 
 
 @pytest.mark.parametrize(
