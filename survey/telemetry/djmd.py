@@ -221,38 +221,55 @@ def decode_djmd_sample(buf: bytes, layout: tuple[int, int, bool] = DEFAULT_LAYOU
         h = _msg(buf, fm[1])
         f.seq, f.boot_us = int(h.get(1, 0)), int(h.get(2, 0))
     drone_at, gimbal_at, degrees = layout
+    # a drone or gimbal message that does not follow the layout (another product's schema)
+    # leaves its values NaN and is noted; only the outer messages' wire format is fatal
     if drone_at in fm:
-        d = _msg(buf, fm[drone_at])
-        if 2 in d:
-            v = _msg(buf, d[2])
-            f.vel_ned = (
-                _f32(v.get(1, bytes(4))),
-                _f32(v.get(2, bytes(4))),
-                _f32(v.get(3, bytes(4))),
-            )
-        if 3 in d:
-            f.pitch_deg, f.roll_deg, f.yaw_deg = _euler(buf, d[3])
-        if 4 in d:
-            g = _msg(buf, d[4])
-            if 1 in g:
-                c = _msg(buf, g[1])
-                unit = int(c.get(1, 0))
-                lat, lon = _f64(c.get(2, bytes(8))), _f64(c.get(3, bytes(8)))
-                if unit == 0 and not degrees:  # radians (UNIT_RAD = 0, proto3's default)
-                    lat, lon = np.degrees(lat), np.degrees(lon)
-                f.lat_deg, f.lon_deg = lat, lon
-            f.alt_m = _i32(g.get(2, 0)) / 1000.0
-            f.gps_status = int(g.get(3, 0))
-            f.alt_type = int(g.get(4, 0))
-            if 6 in g:
-                f.gps_time = _str(buf, _msg(buf, g[6]).get(1))
-        if 5 in d:
-            f.rel_alt_m = _f32(_msg(buf, d[5]).get(1, bytes(4))) / 1000.0
+        try:
+            _drone(buf, fm[drone_at], f, degrees)
+        except ValueError as exc:
+            f.unknown.append(f"frame_meta field {drone_at} is not the drone message ({exc})")
     if gimbal_at and gimbal_at in fm:
-        gm = _msg(buf, fm[gimbal_at])
-        if 3 in gm:
-            f.gimbal_pitch_deg, f.gimbal_roll_deg, f.gimbal_yaw_deg = _euler(buf, gm[3])
+        try:
+            gm = _msg(buf, fm[gimbal_at])
+            if 3 in gm:
+                f.gimbal_pitch_deg, f.gimbal_roll_deg, f.gimbal_yaw_deg = _euler(buf, gm[3])
+        except ValueError as exc:
+            f.unknown.append(f"frame_meta field {gimbal_at} is not the gimbal message ({exc})")
     return f
+
+
+def _uint(v: Any) -> int:
+    return int(v) if isinstance(v, int) else -1
+
+
+def _drone(buf: bytes, span: Any, f: DjmdFrame, degrees: bool) -> None:
+    """Fill ``f`` from a FrameMetaOfDrone message."""
+    d = _msg(buf, span)
+    if 2 in d:
+        v = _msg(buf, d[2])
+        f.vel_ned = (
+            _f32(v.get(1, bytes(4))),
+            _f32(v.get(2, bytes(4))),
+            _f32(v.get(3, bytes(4))),
+        )
+    if 3 in d:
+        f.pitch_deg, f.roll_deg, f.yaw_deg = _euler(buf, d[3])
+    if 4 in d:
+        g = _msg(buf, d[4])
+        if 1 in g:
+            c = _msg(buf, g[1])
+            unit = _uint(c.get(1, 0))
+            lat, lon = _f64(c.get(2, bytes(8))), _f64(c.get(3, bytes(8)))
+            if unit == 0 and not degrees:  # radians (UNIT_RAD = 0, proto3's default)
+                lat, lon = np.degrees(lat), np.degrees(lon)
+            f.lat_deg, f.lon_deg = lat, lon
+        f.alt_m = _i32(g.get(2, 0)) / 1000.0
+        f.gps_status = _uint(g.get(3, 0))
+        f.alt_type = _uint(g.get(4, 0))
+        if 6 in g:
+            f.gps_time = _str(buf, _msg(buf, g[6]).get(1))
+    if 5 in d:
+        f.rel_alt_m = _f32(_msg(buf, d[5]).get(1, bytes(4))) / 1000.0
 
 
 _GPS_TIME = re.compile(r"(\d{4})\D(\d{1,2})\D(\d{1,2})\D+(\d{1,2})\D(\d{1,2})\D(\d{1,2})")
@@ -316,6 +333,19 @@ def read_djmd(path: str | Path) -> PoseTrack:
                 layout = lay
         frames.append(fr)
     n = len(frames)
+    mismatch = [(k, fr.unknown[0]) for k, fr in enumerate(frames) if fr.unknown]
+    if mismatch:
+        k0, why = mismatch[0]
+        warnings.append(
+            f"{len(mismatch)} of {n} djmd samples do not follow the "
+            f"{proto or 'assumed Mavic 3'} layout (first: sample {k0}, {why}); their values are "
+            "left unknown"
+        )
+    if not proto:
+        warnings.append(
+            "no clip header naming the schema (proto_file_name) in the djmd track: read with "
+            "the Mavic 3 (dvtm_wm265e) layout"
+        )
     t = trk.t_s[:n].astype(np.float64)
     lat = np.array([f.lat_deg for f in frames])
     lon = np.array([f.lon_deg for f in frames])

@@ -227,3 +227,28 @@ def test_djmd_without_positions(tmp_path: Path) -> None:
     with pytest.raises(TelemetryFormatError, match="holds no GPS position") as ei:
         read_track(p)
     assert str(ei.value.path) == str(p)
+
+
+def test_a_drone_message_off_the_layout_is_noted_not_fatal() -> None:
+    """Another product's message where the layout expects the drone one: its values stay
+    unknown and the sample says why; the gimbal message beside it is still read."""
+    S = _schema(3, 4)
+    m = S["ProductMeta"]()
+    m.clip_meta.clip_meta_header.proto_file_name = "dvtm_wm265e.proto"
+    m.frame_meta.frame_meta_header.frame_seq_num = 5
+    m.frame_meta.gimbal_frame_meta.gimbal_attitude.pitch_decidegree = -450
+    good = m.SerializeToString()
+    # frame_meta (field 3) gets a field 3 whose bytes use wire type 7
+    frame = next(v for n, _, v, _ in _fields_of(good) if n == 3)
+    body = good[frame[0] : frame[1]] + b"\x1a\x02\x0f\x00"
+    msg = good[: frame[0] - 2] + b"\x1a" + bytes([len(body)]) + body
+    fr = decode_djmd_sample(msg)
+    assert fr.seq == 5 and np.isnan(fr.lat_deg) and fr.gimbal_pitch_deg == -45.0
+    assert fr.unknown and "not the drone message" in fr.unknown[0]
+    assert "wire type 7" in fr.unknown[0]
+
+
+def _fields_of(buf: bytes) -> list[tuple[int, int, object, int]]:
+    from survey.telemetry.djmd import _fields
+
+    return list(_fields(buf, 0, len(buf)))
