@@ -73,6 +73,8 @@ class MediaFile:
     size_bytes: int
     camera: str = ""  #: "Make Model" when the file says (stills, thermal)
     sidecar: Path | None = None  #: a video's SRT
+    #: telemetry inside the video (``gopro_gpmf``, ``misb_klv_ts``, ``dji_meta``), if any
+    embedded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,14 +145,21 @@ class FlightFolder:
         has_log = bool(self.logs)
         out: list[MediaStream] = []
         for i, v in enumerate(self.of_kind("video")):
+            emb = f"; its embedded {v.embedded} track is not used" if v.embedded else ""
             if has_log:
-                sync = (
-                    "SRT positions laid onto the log's track"
-                    if v.sidecar is not None
-                    else "image motion against the log's ground speed (no SRT)"
-                )
+                if v.sidecar is not None:
+                    sync = "SRT positions laid onto the log's track" + emb
+                elif v.embedded:
+                    sync = f"the embedded {v.embedded} track's positions laid onto the log's track"
+                else:
+                    sync = "image motion against the log's ground speed (no SRT)"
+            elif v.sidecar is not None:
+                sync = "the SRT's own positions and gimbal angles (no flight log)" + emb
             else:
-                sync = "the SRT's own positions and gimbal angles (no flight log)"
+                sync = (
+                    f"the video's embedded {v.embedded} track (no SRT, no flight log; frames "
+                    "on the camera's own clock)"
+                )
             out.append(
                 MediaStream(
                     f"video{i + 1}",
@@ -187,7 +196,11 @@ class FlightFolder:
         """Raise :class:`FlightError` naming every stream that has no pose source at all."""
         if self.logs:
             return
-        bad = [str(v.path) for v in self.of_kind("video") if v.sidecar is None]
+        bad = [
+            str(v.path)
+            for v in self.of_kind("video")
+            if v.sidecar is None and v.embedded not in ("gopro_gpmf", "misb_klv_ts", "dji_meta")
+        ]
         if bad:
             raise FlightError(
                 "these videos have no SRT subtitle file and the folder has no flight log, so "
@@ -282,7 +295,14 @@ def discover_flight(path: str | Path) -> FlightFolder:
             srts[str(p.with_suffix("")).lower()] = p
             continue
         if ext in VIDEO_EXT:
-            media.append(MediaFile(p, "video", size, camera=f"video {p.suffix.upper()[1:]}"))
+            from survey.telemetry.container import embedded_kind
+
+            media.append(
+                MediaFile(
+                    p, "video", size, camera=f"video {p.suffix.upper()[1:]}",
+                    embedded=embedded_kind(p),
+                )
+            )  # fmt: skip
             continue
         if ext in THERMAL_SEQ_EXT:
             media.append(MediaFile(p, "thermal", size, camera="FLIR sequence"))
@@ -319,7 +339,9 @@ def discover_flight(path: str | Path) -> FlightFolder:
             srt = srts.get(str(m.path.with_suffix("")).lower())
             if srt is not None:
                 paired.add(srt)
-                m = MediaFile(m.path, m.kind, m.size_bytes, m.camera, srt)
+                m = MediaFile(m.path, m.kind, m.size_bytes, m.camera, srt, m.embedded)
+            elif m.embedded:
+                pass  # located by its own embedded track
             else:
                 warnings.append(f"{m.path}: no SRT subtitle file beside the video")
         out_media.append(m)
@@ -370,7 +392,13 @@ def describe_flight_dir(path: Path) -> dict[str, Any] | None:
             v = s.files[0]
             entry["file"] = str(v.path.relative_to(flight.root))
             entry["srt"] = str(v.sidecar.relative_to(flight.root)) if v.sidecar else None
+            entry["embedded_telemetry"] = v.embedded
             what = f"{entry['file']}" + (f" + {entry['srt']}" if entry["srt"] else " (no SRT)")
+            if v.embedded:
+                what += f", embedded {v.embedded} track"
+            if s.pose_source == "media":
+                poses = "SRT" if v.sidecar else f"embedded {v.embedded} track"
+                entry["poses"] = poses
         plan.append(entry)
         streams.append(f"{s.stream_id}: {what}, {total / 1e6:.1f} MB; poses from {poses}; "
                        f"clock: {s.sync}")  # fmt: skip

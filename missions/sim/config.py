@@ -54,6 +54,12 @@ class SimConfig:
     gnss: Literal["standard", "rtk"] = _f("standard", "GNSS receiver: standard or rtk.")
     errors: Literal["realistic", "none"] = _f("realistic", "Logged-vs-true errors, or none.")
     video: str = _f("1280x720@30", "RGB video WxH@fps; empty = no video.")
+    video_telemetry: Literal["srt", "gpmf", "djmd", "klv"] = _f(
+        "srt",
+        "srt = DJI .SRT beside the video; gpmf = a GoPro GPMF track inside the MP4; djmd = a "
+        "DJI frame-metadata track (Mavic 3 protobuf layout) inside the MP4; klv = an MPEG-TS "
+        "video (.TS) with a MISB ST 0601 KLV stream (corners, frame centre).",
+    )
     stills_every_m: float = _f(20.0, "RGB still every N metres flown; 0 = none.")
     still_size: str = _f("4000x3000", "RGB still size WxH.")
     thermal_every_s: float = _f(1.0, "Thermal R-JPEG every N seconds; 0 = none.")

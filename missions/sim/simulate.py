@@ -293,6 +293,7 @@ def simulate_flight(
             fps,
             dcim / f"DJI_{wall.strftime('%Y%m%d%H%M%S')}_0001_V.MP4",
             annotate_every=cfg.coco_every,
+            telemetry=cfg.video_telemetry,
         )
     if cfg.stills_every_m > 0:
         dcim.mkdir(parents=True, exist_ok=True)

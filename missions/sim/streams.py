@@ -8,6 +8,7 @@ per frame (true camera pose) and the COCO annotations of the instances visible i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,15 +241,22 @@ class VideoStream(_Stream):
         fps: float,
         path: Path,
         annotate_every: int = 1,
+        telemetry: str = "srt",
     ) -> None:
         super().__init__(ctx, cam, mount, "rgb_video", annotate_every)
+        if telemetry == "klv":  # MISB ST 0601 KLV needs a transport stream
+            path = path.with_suffix(".TS")
         self.fps, self.path = fps, path
+        self.telemetry = telemetry
+        self._times: list[float] = []
+        self._ground: list[np.ndarray] = []  # klv: (5, 3) corner + centre ground points
         self.writer = cv2.VideoWriter(
             str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (cam.width_px, cam.height_px)
         )
         if not self.writer.isOpened():
             raise OSError(f"cannot open a video writer for {path}")
-        self._srt_f = open(path.with_suffix(".SRT"), "w", encoding="utf-8", newline="\n")
+        srt_path = path.with_suffix(".SRT") if telemetry == "srt" else Path(os.devnull)
+        self._srt_f = open(srt_path, "w", encoding="utf-8", newline="\n")
         self.srt = SrtWriter(self._srt_f, fps, focal_35mm=cam.focal_35mm)
         self.sensor = RgbSensor(cam.width_px, cam.height_px, ctx.seed + 1)
         self.rel = str(path.relative_to(ctx.out))
@@ -262,6 +270,9 @@ class VideoStream(_Stream):
             raise RuntimeError("the RGB renderer returned no image")
         self.writer.write(self.sensor.apply(r.image))
         v = self.ctx.nav.at([t])
+        self._times.append(t)
+        if self.telemetry == "klv":
+            self._frame_ground(v)
         t_cam = t + self.ctx.nav.errors.rgb_clock_offset_s
         self.srt.frame(
             index,
@@ -288,7 +299,120 @@ class VideoStream(_Stream):
     def close(self) -> None:
         self.writer.release()
         self._srt_f.close()
+        if self.telemetry == "gpmf" and self._times:
+            self._write_gpmf()
+        if self.telemetry == "djmd" and self._times:
+            self._write_djmd()
+        if self.telemetry == "klv" and self._times:
+            self._write_klv()
         super().close()
+
+    def _write_gpmf(self) -> None:
+        """Add a Karma-style GPMF track (GLPI, ATTD, GPS5) to the MP4, at 10 Hz on the video
+        clock (frame i at i / fps), from the logged navigation solution."""
+        from survey.telemetry.gpmf import write_gpmf_mp4
+
+        t0 = self._times[0]
+        t_true = np.arange(t0, self._times[-1] + 1e-9, 0.1)
+        v = self.ctx.nav.at(t_true)
+        write_gpmf_mp4(
+            self.path,
+            t_true - t0,
+            lat_deg=v["lat_deg"],
+            lon_deg=v["lon_deg"],
+            alt_msl_m=v["alt_msl_m"],
+            rel_alt_m=v["rel_alt_m"],
+            vel_ned_mps=np.column_stack([v["vn_m_s"], v["ve_m_s"], v["vd_m_s"]]),
+            roll_deg=v["roll_deg"],
+            pitch_deg=v["pitch_deg"],
+            yaw_deg=v["yaw_deg"],
+            utc0_s=t0,
+        )
+
+    def _frame_ground(self, v: dict[str, np.ndarray]) -> None:
+        """Where the image corners (top-left, top-right, bottom-right, bottom-left pixel
+        edges) and the centre meet the terrain, as the aircraft's KLV encoder computes them:
+        from its logged position and gimbal angles, the camera's lens model and the terrain
+        (NaN where a ray misses)."""
+        from geo.rotation import matrix_from_euler_zyx, rotation_ned_from_cam
+
+        R = rotation_ned_from_cam(
+            matrix_from_euler_zyx(v["gimbal_yaw_deg"][0], v["gimbal_pitch_deg"][0],
+                                  v["gimbal_roll_deg"][0])
+        )  # fmt: skip
+        pose = CameraPose(float(v["x_m"][0]), float(v["y_m"][0]), float(v["alt_msl_m"][0]), R)
+        w, h = self.cam.width_px, self.cam.height_px
+        u = np.array([-0.5, w - 0.5, w - 0.5, -0.5, (w - 1) / 2])
+        vv = np.array([-0.5, -0.5, h - 0.5, h - 0.5, (h - 1) / 2])
+        pts, hit = self.renderer.pixel_ground(pose, u, vv)
+        pts = np.where(hit[:, None], pts, np.nan)
+        cam = np.array([pose.x_m, pose.y_m, pose.z_msl_m])
+        self._ground.append(np.c_[pts, np.linalg.norm(pts - cam, axis=1)])
+
+    def _write_klv(self) -> None:
+        """Add a MISB ST 0601 KLV stream to the transport stream: one UAS Local Set per frame
+        at its video time (i / fps): the logged navigation solution (platform position, MSL
+        altitude, heading/pitch/roll), the gimbal angles relative to the platform, the FOV,
+        and the frame centre, corners and slant range the encoder casts from that logged pose
+        over the terrain (see :meth:`_frame_ground`)."""
+        from geo.rotation import euler_zyx_from_matrix, matrix_from_euler_zyx
+        from survey.telemetry.mpegts import add_klv_to_ts, encode_st0601
+
+        t_true = np.asarray(self._times)
+        v = self.ctx.nav.at(t_true)
+        R_abs = matrix_from_euler_zyx(v["gimbal_yaw_deg"], v["gimbal_pitch_deg"],
+                                      v["gimbal_roll_deg"])  # fmt: skip
+        R_veh = matrix_from_euler_zyx(v["yaw_deg"], v["pitch_deg"], v["roll_deg"])
+        rel_yaw, rel_pitch, rel_roll = euler_zyx_from_matrix(
+            np.matmul(np.swapaxes(R_veh, -1, -2), R_abs)
+        )
+        hfov = float(np.degrees(2 * np.arctan(self.cam.width_px / 2 / self.cam.fx_px)))
+        vfov = float(np.degrees(2 * np.arctan(self.cam.height_px / 2 / self.cam.fy_px)))
+        g = self.ctx.grid
+        packets = []
+        for k in range(t_true.size):
+            pts = self._ground[k]
+            lon, lat = g.to_lonlat(pts[:, 0], pts[:, 1])
+            items = {
+                13: v["lat_deg"][k], 14: v["lon_deg"][k], 15: v["alt_msl_m"][k],
+                5: v["yaw_deg"][k] % 360.0, 90: v["pitch_deg"][k], 91: v["roll_deg"][k],
+                18: rel_yaw[k] % 360.0, 19: rel_pitch[k], 20: rel_roll[k] % 360.0,
+                16: hfov, 17: vfov, 23: lat[4], 24: lon[4], 25: pts[4, 2], 21: pts[4, 3],
+                82: lat[0], 83: lon[0], 84: lat[1], 85: lon[1],
+                86: lat[2], 87: lon[2], 88: lat[3], 89: lon[3],
+            }  # fmt: skip
+            speed = float(np.hypot(v["vn_m_s"][k], v["ve_m_s"][k]))
+            packets.append(
+                encode_st0601(
+                    {t: float(x) for t, x in items.items()}, int(round(t_true[k] * 1e6)), speed
+                )  # fmt: skip
+            )
+        add_klv_to_ts(self.path, packets, np.arange(t_true.size) / self.fps)
+
+    def _write_djmd(self) -> None:
+        """Add a DJI ``djmd`` track (Mavic 3 layout) to the MP4: one message per frame, at the
+        frame's video time (i / fps), from the logged navigation solution and gimbal angles."""
+        from survey.telemetry.djmd import write_djmd_mp4
+
+        t_true = np.asarray(self._times)
+        v = self.ctx.nav.at(t_true)
+        write_djmd_mp4(
+            self.path,
+            np.arange(t_true.size) / self.fps,
+            lat_deg=v["lat_deg"],
+            lon_deg=v["lon_deg"],
+            alt_m=v["alt_msl_m"],
+            rel_alt_m=v["rel_alt_m"],
+            vel_ned_mps=np.column_stack([v["vn_m_s"], v["ve_m_s"], v["vd_m_s"]]),
+            roll_deg=v["roll_deg"],
+            pitch_deg=v["pitch_deg"],
+            yaw_deg=v["yaw_deg"],
+            gimbal_pitch_deg=v["gimbal_pitch_deg"],
+            gimbal_roll_deg=v["gimbal_roll_deg"],
+            gimbal_yaw_deg=v["gimbal_yaw_deg"],
+            utc0_s=float(t_true[0]),
+            fps=self.fps,
+        )
 
 
 def still_times(traj: Trajectory, every_m: float) -> np.ndarray:

@@ -215,6 +215,13 @@ def _video_stream(
             warnings.append(f"{stream.stream_id}: SRT unusable ({exc})")
     t_video = np.arange(info.n_frames) / (info.fps if np.isfinite(info.fps) else 30.0)
     f35 = None
+    embedded = None
+    if srt is None and mf.embedded in ("gopro_gpmf", "misb_klv_ts", "dji_meta"):
+        try:  # telemetry inside the video: already on the video's clock
+            embedded = _read_track(mf.path, cfg)
+            warnings.extend(f"{stream.stream_id}: {w}" for w in embedded.warnings)
+        except TelemetryError as exc:
+            warnings.append(f"{stream.stream_id}: embedded telemetry unusable ({exc})")
     if srt is not None:
         try:
             fc = srt_frame_clock(srt)
@@ -241,10 +248,11 @@ def _video_stream(
         from survey.telemetry.timesync import sync_video
 
         try:
-            off = sync_video(srt, ref, video_path=mf.path, config=cfg.telemetry)
+            own = srt if srt is not None else embedded
+            off = sync_video(own, ref, video_path=mf.path, config=cfg.telemetry)
             gim = None
-            if not np.isfinite(ref.gimbal_pitch_deg).any() and srt is not None:
-                gim = (srt, t_video)
+            if not np.isfinite(ref.gimbal_pitch_deg).any() and own is not None:
+                gim = (own, t_video)
             return _assemble(
                 stream, flight, cam, ref, off.apply(t_video), fi, frames, nobad, noreason,
                 cfg, _sync_dict(off), warnings, info.fps, gim,
@@ -253,14 +261,26 @@ def _video_stream(
             warnings.append(
                 f"{stream.stream_id}: clock not tied to the log ({exc.message})"
                 + ("; the SRT's own positions and angles are used" if srt is not None else "")
+                + (
+                    "; the video's embedded track is used"
+                    if srt is None and embedded is not None
+                    else ""
+                )
             )
-            if srt is None:
+            if srt is None and embedded is None:
                 bad = np.ones(n, bool)
                 why = np.full(n, f"clock not tied to the log: {exc.message}", object)
                 return _assemble(
                     stream, flight, cam, ref, t_video, fi, frames, bad, why, cfg,
                     {"method": "failed"}, warnings, info.fps,
                 )  # fmt: skip
+    if srt is None and embedded is not None:
+        sync = {"method": f"embedded {embedded.kind} track (video clock)", "offset_s": 0.0,
+                "sigma_s": 0.0}  # fmt: skip
+        return _assemble(
+            stream, flight, cam, embedded, t_video, fi, frames, nobad, noreason, cfg, sync,
+            warnings, info.fps,
+        )  # fmt: skip
     if srt is None:
         from survey.flight import FlightError
 

@@ -59,6 +59,18 @@ def _reader(kind: str) -> Callable[[Path], PoseTrack]:
         from survey.telemetry.klv import read_klv
 
         return read_klv
+    if kind == "gopro_gpmf":
+        from survey.telemetry.gpmf import read_gpmf
+
+        return read_gpmf
+    if kind == "misb_klv_ts":
+        from survey.telemetry.mpegts import read_klv_ts
+
+        return read_klv_ts
+    if kind == "dji_meta":
+        from survey.telemetry.djmd import read_djmd
+
+        return read_djmd
     if kind == "photo":
         from survey.telemetry.photos import read_photos
 
@@ -77,6 +89,9 @@ READERS = (
     "kml",
     "nmea",
     "misb_klv",
+    "gopro_gpmf",
+    "misb_klv_ts",
+    "dji_meta",
     "photo",
 )
 
@@ -103,6 +118,10 @@ def sniff_kind(path: str | Path) -> str | None:
         return "ardupilot_dataflash"
     if looks_like_klv(head):
         return "misb_klv"
+    if head[4:8] == b"ftyp" or (head[:1] == b"\x47" and head[188:189] == b"\x47"):
+        from survey.telemetry.container import embedded_kind
+
+        return embedded_kind(p)  # telemetry inside a video (GPMF, DJI meta, KLV in TS)
     if looks_like_tlog(head):
         return "mavlink_tlog"
     if looks_like_photo(head):
@@ -169,7 +188,7 @@ def read_track(
     if k is None:
         raise UnknownTelemetryError(
             "not a flight log survey reads (DJI SRT, DataFlash .bin, .tlog, .ulg, CSV with "
-            "latitude/longitude columns, GPX, KML, NMEA, MISB KLV, geotagged photo)",
+            "latitude/longitude columns, GPX, KML, NMEA, MISB KLV, geotagged photo, video with GoPro GPMF or MISB KLV in MPEG-TS)",
             path=p,
         )
     track = _reader(k)(p)
