@@ -26,6 +26,12 @@ def test_undistort_round_trip_over_the_whole_image():
     rays = P4RTK.pixel_rays(u.ravel(), v.ravel())
     assert np.all(np.isfinite(rays))
     back = P4RTK.project(rays)
+    # pixel_rays interpolates the precomputed inverse map (within 0.002 px by construction)
+    assert np.abs(back - np.c_[u.ravel(), v.ravel()]).max() < 2e-3
+    # the iterative solver it is built from is exact
+    x, y = P4RTK.undistort((u.ravel() - P4RTK.cx_px) / P4RTK.fx_px,
+                           (v.ravel() - P4RTK.cy_px) / P4RTK.fy_px)  # fmt: skip
+    back = P4RTK.project(np.c_[x, y, np.ones_like(x)])
     assert np.abs(back - np.c_[u.ravel(), v.ravel()]).max() < 1e-6
     # and against OpenCV's own (iterative) undistortion at moderate radii
     pts = np.c_[u.ravel(), v.ravel()][::7]
@@ -36,7 +42,50 @@ def test_undistort_round_trip_over_the_whole_image():
     else:  # OpenCV 5 folded the criteria into undistortPoints
         ref = cv2.undistortPoints(src, P4RTK.K, P4RTK.dist_coeffs, None, None, None, crit)
     ours = P4RTK.pixel_rays(pts[:, 0], pts[:, 1])
+    # 1e-6 normalised = 0.004 px at this focal length
     assert np.abs(ours[:, :2] / ours[:, 2:] - ref.reshape(-1, 2)).max() < 1e-6
+
+
+@pytest.mark.parametrize(
+    "cam",
+    [
+        P4RTK,
+        # the simulator's RGB camera (DJI M30T-like dewarp coefficients), 1000 x 750 stills
+        CameraModel(
+            1000, 750, 703.125, 703.125, 501.2, 372.575, -0.0125, 0.0061, 0.00012, -8e-05, -0.0011
+        ),
+        # strong barrel with tangential terms, and pincushion
+        CameraModel(1920, 1080, 1100.0, 1105.0, 955.0, 545.0, -0.32, 0.12, 0.001, -0.0005, -0.02),
+        CameraModel(640, 512, 760.0, 760.0, 322.0, 250.0, 0.25, 0.05),
+    ],  # fmt: skip
+)
+def test_inverse_map_matches_the_iterative_solver_everywhere(cam: CameraModel) -> None:
+    """Issue #20: the precomputed inverse map is within 0.01 px of the iterative undistortion
+    (re-projected) at random points over the whole image and beyond its edges; points off the
+    grid take the iterative path and agree exactly."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    u = rng.uniform(-0.5, cam.width_px - 0.5, n)
+    v = rng.uniform(-0.5, cam.height_px - 0.5, n)
+    x, y = cam.undistort_pixels(u, v)
+    xi, yi = cam.undistort((u - cam.cx_px) / cam.fx_px, (v - cam.cy_px) / cam.fy_px)
+    ok = np.isfinite(xi)
+    assert ok.mean() > 0.99 and np.array_equal(np.isfinite(x), ok)
+    xd, yd = cam.distort(x[ok], y[ok])
+    err = np.hypot(cam.fx_px * xd + cam.cx_px - u[ok], cam.fy_px * yd + cam.cy_px - v[ok])
+    assert err.max() < 0.01, err.max()
+    # far off the image: the iterative solver
+    far_u, far_v = np.array([-400.0, cam.width_px + 400.0]), np.array([cam.height_px / 2] * 2)
+    xf, yf = cam.undistort_pixels(far_u, far_v)
+    xr, yr = cam.undistort((far_u - cam.cx_px) / cam.fx_px, (far_v - cam.cy_px) / cam.fy_px)
+    np.testing.assert_array_equal(np.isfinite(xf), np.isfinite(xr))
+    np.testing.assert_allclose(xf[np.isfinite(xf)], xr[np.isfinite(xr)], rtol=0, atol=0)
+    # one map per camera model, shared by equal models
+    from geo.camera import _inverse_map
+
+    assert _inverse_map(cam) is _inverse_map(CameraModel(**{
+        f: getattr(cam, f) for f in ("width_px", "height_px", "fx_px", "fy_px", "cx_px", "cy_px",
+                                     "k1", "k2", "p1", "p2", "k3")}))  # fmt: skip
 
 
 def test_fold_over_is_nan_not_garbage():
