@@ -66,6 +66,11 @@ def budget_s(size_bytes: int, base_s: float | None = None) -> float:
 
 
 def _child(conn: Any, fn: Callable[[Path], Any], path: Path) -> None:
+    import sys
+
+    # pyulog and pymavlink print their complaints about a corrupt file to stdout, which would
+    # corrupt `survey inspect --json` and the progress display: silence them in the child
+    sys.stdout = open(os.devnull, "w")
     try:
         out: tuple[str, Any] = ("ok", fn(path))
     except TelemetryError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from survey.config import TelemetryConfig
 from survey.telemetry.budget import bounded_enabled, run_bounded
-from survey.telemetry.errors import NoPositionError, UnknownTelemetryError
+from survey.telemetry.errors import NoPositionError, TelemetryFormatError, UnknownTelemetryError
 from survey.telemetry.track import PoseTrack
 
 __all__ = ["BOUNDED_KINDS", "READERS", "read_kind", "read_track", "sniff_kind"]
@@ -99,10 +99,50 @@ def read_kind(path: str | Path, kind: str) -> PoseTrack:
         raise UnknownTelemetryError("a folder, not a flight log", path=p)
     if not p.exists():
         raise UnknownTelemetryError("no such file", path=p)
-    fn = _reader(kind)
+    fn = _guarded(_reader(kind), kind)
     if kind in BOUNDED_KINDS and bounded_enabled():
         return run_bounded(fn, p, what=f"{kind} parser")
     return fn(p)
+
+
+#: What parsers (ours, pyulog, pymavlink, xml, csv, struct, numpy) raise on damaged bytes.
+_PARSER_ERRORS = (
+    ValueError,
+    LookupError,  # IndexError, KeyError, an XML file declaring an unknown encoding
+    OverflowError,
+    BufferError,
+    ZeroDivisionError,
+    TypeError,
+    AttributeError,
+    EOFError,
+    MemoryError,
+    RecursionError,
+    OSError,
+)
+
+
+class _Guarded:
+    """``fn(path)`` with any parser failure turned into a TelemetryFormatError (picklable)."""
+
+    def __init__(self, fn: Callable[[Path], PoseTrack], kind: str) -> None:
+        self.fn, self.kind = fn, kind
+
+    def __call__(self, p: Path) -> PoseTrack:
+        from survey.errors import SurveyError
+
+        try:
+            return self.fn(p)
+        except SurveyError:
+            raise
+        except _PARSER_ERRORS as exc:
+            raise TelemetryFormatError(
+                f"damaged {self.kind} file: the parser failed ({type(exc).__name__}: {exc})",
+                path=p,
+            ) from exc
+
+
+def _guarded(fn: Callable[[Path], PoseTrack], kind: str) -> Callable[[Path], PoseTrack]:
+    return _Guarded(fn, kind)
 
 
 def sniff_kind(path: str | Path) -> str | None:

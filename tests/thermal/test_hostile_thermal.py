@@ -53,3 +53,65 @@ def test_thermal_reader_given_a_folder(tmp_path: Path) -> None:
 
     with pytest.raises(ThermalError):
         read_thermal(tmp_path)
+
+
+def _replay(name: str, seed: int, case: int, data: bytes) -> bytes:
+    """The bytes of fuzz case ``case`` (survey.robustness.fuzz's seeding, copied here: thermal
+    tests do not import survey)."""
+    import random
+
+    rng = random.Random(f"{name}:{seed}:{case}")
+    how = rng.choice(
+        ("truncate", "flip1", "flip10", "flip1pct", "zero_head", "huge_length", "splice")
+    )
+    b = bytearray(data)
+    assert how == "flip1", how
+    i = rng.randrange(len(b))
+    b[i] ^= 1 << rng.randrange(8)
+    return bytes(b)
+
+
+def test_csq_bit_flip_is_a_format_error_not_a_buffer_error(
+    thermal_data: Path, tmp_path: Path
+) -> None:
+    """Fuzz case 3 of SampleCSQ.csq (1 flipped bit) raised ``BufferError: cannot close
+    exported pointers exist`` from seq.py, hiding the real error."""
+    from thermal.read import iter_frames
+
+    p = tmp_path / "flip.csq"
+    p.write_bytes(
+        _replay("csq", 0, 3, (thermal_data / "flir_seq_csq" / "SampleCSQ.csq").read_bytes())
+    )
+    with pytest.raises(ThermalError) as e:
+        for frame in iter_frames(p):
+            frame.temperature_c()
+    assert e.value.path == str(p)
+
+
+def test_damaged_tiff_is_a_format_error(thermal_data: Path, tmp_path: Path) -> None:
+    """Bit flips in the strips made tifffile/imagecodecs raise IndexError or ImcdError."""
+    from thermal import read_thermal
+
+    b = bytearray((thermal_data / "flir_fff" / "example_radiometric.tiff").read_bytes())
+    b[4:8] = b"\xff\xff\xff\x7f"  # first IFD offset far past the end
+    p = tmp_path / "bad.tiff"
+    p.write_bytes(b)
+    with pytest.raises(ThermalFormatError) as e:
+        read_thermal(p)
+    assert e.value.path == str(p)
+
+
+def test_any_decoder_failure_is_a_thermal_error(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The safety net: an unexpected exception type inside a decoder still names the file."""
+    import thermal.read as tr
+
+    def boom(path):  # type: ignore[no-untyped-def]
+        raise OverflowError("int too large to convert")
+        yield
+
+    monkeypatch.setattr(tr, "_iter_frames", boom)
+    p = tmp_path / "x.jpg"
+    p.write_bytes(b"\xff\xd8")
+    with pytest.raises(ThermalFormatError, match="OverflowError") as e:
+        tr.read_thermal(p)
+    assert e.value.path == str(p) and e.value.where == "frame 0"

@@ -130,3 +130,38 @@ def test_csv_with_a_huge_field_is_a_format_error(flight_csv: bytes, tmp_path: Pa
     with pytest.raises(TelemetryFormatError, match="field larger than field limit") as e:
         read_track(p)
     assert e.value.path == str(p) and (e.value.where or "").startswith("line ")
+
+
+def test_srt_with_a_21_digit_frame_count(tele: Path, tmp_path: Path, read) -> None:  # type: ignore[no-untyped-def]
+    """Was an OverflowError (int64) in srt.py; now the damaged count is ignored for that block."""
+    from survey.telemetry.read import read_track
+
+    src = tele / "dji_srt" / "MAVIC3.srt"
+    text = src.read_text()
+    assert "FrameCnt: 1," in text
+    p = tmp_path / "frames.srt"
+    p.write_text(text.replace("FrameCnt: 1,", "FrameCnt: 123456789012345678901,", 1))
+    tr, ref = read_track(p), read(src)
+    assert len(tr) == len(ref)
+    np.testing.assert_array_equal(tr.extra["frame"], ref.extra["frame"])  # block index 1
+    np.testing.assert_array_equal(tr.lat_deg, ref.lat_deg)
+
+
+def test_klv_local_set_with_a_tag_cut_off() -> None:
+    """Was an IndexError (klv.py): a BER-OID tag whose continuation bytes run to the end."""
+    from survey.telemetry.klv import decode_local_set
+
+    d = decode_local_set(bytes.fromhex("0D045595B66D8181"))
+    assert round(d["lat"], 8) == 60.17682297
+
+
+@pytest.mark.parametrize("kind", ["px4_ulog", "misb_klv", "gpx", "nmea", "ardupilot_dataflash"])
+def test_parser_failures_become_format_errors(kind: str, tmp_path: Path) -> None:
+    """Whatever the parser raises on garbage, the caller sees a TelemetryError naming the file."""
+    from survey.telemetry.read import read_kind
+
+    p = tmp_path / "garbage.bin"
+    p.write_bytes(bytes(range(256)) * 3)
+    with pytest.raises(TelemetryError) as e:
+        read_kind(p, kind)
+    assert e.value.path == str(p)
