@@ -22,3 +22,39 @@ def test_survey_thermal_goes_on_after_a_damaged_file(shared_data: Path, tmp_path
     assert isinstance(r.exception, SystemExit)
     assert f"error: {hot_air}" in r.output and "1 of 2 file(s) failed" in r.output
     assert (out / "IR_2412.tif").is_file() and not (out / "IR_2412_hot_air.tif").exists()
+
+
+def test_inspect_exits_1_on_an_unreadable_file_and_shows_the_others(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    from survey.cli_inspect import inspect
+
+    good = shared_data / "telemetry" / "dji_srt" / "p4_rtk.SRT"
+    bad = tmp_path / "cut.ulg"
+    bad.write_bytes(
+        (shared_data / "telemetry" / "px4" / "sample_log_small.ulg").read_bytes()[:3000]
+    )
+    junk = tmp_path / "junk.xyz"
+    junk.write_bytes(b"\x00" * 100)
+    r = CliRunner().invoke(inspect, [str(bad), str(junk), str(good)])
+    assert r.exit_code == 1, r.output
+    assert f"{good}: dji_srt" in r.output and f"{bad}: px4_ulog" in r.output
+    assert "2 of 3 path(s) unreadable" in r.output
+    r = CliRunner().invoke(inspect, [str(good)])
+    assert r.exit_code == 0, r.output
+
+
+def test_summary_lists_skipped_inputs_and_exit_status() -> None:
+    from survey.process.summary import EXIT_SKIPPED, skipped_inputs
+
+    poses = {
+        "warnings": ["log skipped: a.ulg: damaged", "s1: clock not tied"],
+        "streams": {"v1": {"kind": "video", "error": "cannot open"}, "t1": {"kind": "thermal"}},
+    }
+    got = skipped_inputs(poses, {"t1:3": "unreadable thermal frame: x.jpg"})
+    assert got == [
+        "log skipped: a.ulg: damaged",
+        "stream v1 not analysed: cannot open",
+        "frame t1:3: unreadable thermal frame: x.jpg",
+    ]
+    assert skipped_inputs({}, {}) == [] and EXIT_SKIPPED == 3
