@@ -113,6 +113,7 @@ def detect_thermal(
         "streams": {},
         "rejected": {},
         "failures": {},
+        "masked_px": 0,  # pixels outside the cameras' calibrated ranges (NaN, never anomalies)
     }
     sightings: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -130,7 +131,8 @@ def detect_thermal(
             if frame is None:
                 rec["failed"] = reader.failures.get(row, "unreadable frame")
             else:
-                temp = frame.temperature_c(pc.emissivity)
+                temp = frame.temperature_c(pc.emissivity)  # NaN outside the camera's range
+                rec["masked_px"] = int(np.isnan(temp).sum())
                 k = k_of[row]
                 corridor = cv2.resize(
                     masks.of(row).astype(np.uint8),
@@ -192,6 +194,7 @@ def detect_thermal(
                 summary["rejected"][k2] = summary["rejected"].get(k2, 0) + v
             if "failed" in rec:
                 summary["failures"][f"{sid}:{int(r)}"] = rec["failed"]
+            summary["masked_px"] += int(rec.get("masked_px", 0))
     summary["anomalies"] = len(sightings)
     summary["seconds"] = time.perf_counter() - t0
     save_json(out / "anomalies.json", sightings)

@@ -115,3 +115,35 @@ def test_any_decoder_failure_is_a_thermal_error(tmp_path: Path, monkeypatch) -> 
     with pytest.raises(ThermalFormatError, match="OverflowError") as e:
         tr.read_thermal(p)
     assert e.value.path == str(p) and e.value.where == "frame 0"
+
+
+def test_flipped_raw_bits_are_masked_not_leaks(thermal_data: Path) -> None:
+    """Issue #15: single flipped bits in IR_2412's counts decoded to -102..443 degC in a scene of
+    10-83 degC and became accepted leak anomalies. Outside the camera's calibrated range
+    (-40..120 degC, from its metadata) they are now NaN, and the anomalies equal the clean ones."""
+    import numpy as np
+
+    from thermal import read_thermal
+    from thermal.leaks import detect_anomalies
+
+    clean = read_thermal(thermal_data / "flir_rjpeg" / "IR_2412.jpg")
+    assert clean.camera_range_c == (-40.0, 120.0)
+    t0 = clean.temperature_c()
+    assert not np.isnan(t0).any() and 5 < np.nanmin(t0) and np.nanmax(t0) < 90
+
+    rng = np.random.default_rng(15)
+    raw = clean.raw.copy()
+    hit = np.zeros(raw.shape, bool)
+    for y, x in zip(rng.integers(40, 400, 4), rng.integers(40, 560, 4), strict=True):
+        hit[y : y + 8, x : x + 8] = True  # a damaged block: one high bit in each of 64 counts
+    raw[hit] ^= np.uint16(1 << 14)
+    bad = clean.replace(raw=raw)
+    unmasked = bad.temperature_c(mask_implausible=False)
+    out = hit & ~((unmasked >= -50) & (unmasked <= 130))
+    assert out.sum() >= 200  # the flips really leave the range (reference: unmasked decode)
+    t = bad.temperature_c()
+    assert np.isnan(t[out]).all() and int(np.isnan(t).sum()) == int(out.sum())
+    np.testing.assert_array_equal(t[~out], unmasked[~out])
+
+    a0, a1 = detect_anomalies(t0), detect_anomalies(t)
+    assert int(a1.accepted.sum()) == int(a0.accepted.sum())
