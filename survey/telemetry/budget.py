@@ -65,8 +65,20 @@ def budget_s(size_bytes: int, base_s: float | None = None) -> float:
     return base_s + per_mib * size_bytes / (1 << 20)
 
 
-def _child(conn: Any, fn: Callable[[Path], Any], path: Path) -> None:
+def _watch_parent(parent: int) -> None:
+    """Exit the child when its parent is gone (killed): a looping parser must not outlive it."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _child(conn: Any, fn: Callable[[Path], Any], path: Path, parent: int) -> None:
     import sys
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
     # pyulog and pymavlink print their complaints about a corrupt file to stdout, which would
     # corrupt `survey inspect --json` and the progress display: silence them in the child
@@ -113,7 +125,7 @@ def run_bounded(
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, fn, p), daemon=True)
+    proc = ctx.Process(target=_child, args=(send, fn, p, os.getpid()), daemon=True)
     proc.start()
     send.close()
     try:

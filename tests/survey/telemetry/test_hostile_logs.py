@@ -165,3 +165,38 @@ def test_parser_failures_become_format_errors(kind: str, tmp_path: Path) -> None
     with pytest.raises(TelemetryError) as e:
         read_kind(p, kind)
     assert e.value.path == str(p)
+
+
+def test_budget_child_does_not_outlive_a_killed_parent(hang_ulog: Path) -> None:
+    """Killing `survey process` while pyulog loops must not leave the loop running."""
+    import time
+
+    env = dict(os.environ, SURVEY_PARSER_BUDGET_S="120", PYTHONPATH=os.getcwd())
+    env.pop("SURVEY_PARSER_INPROCESS", None)
+    code = f"from survey.telemetry.read import read_track; read_track({str(hang_ulog)!r})"
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        child = None
+        for _ in range(100):  # the child appears once imports are done
+            time.sleep(0.1)
+            kids = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+            ids = kids.read_text().split() if kids.exists() else []
+            if ids:
+                child = int(ids[0])
+                break
+        assert child is not None, "no parser child started"
+    finally:
+        parent.kill()
+        parent.wait()
+    for _ in range(40):
+        if not Path(f"/proc/{child}").exists() or "Z" in _state(child):
+            break
+        time.sleep(0.1)
+    assert not Path(f"/proc/{child}").exists() or "Z" in _state(child)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "gone"
