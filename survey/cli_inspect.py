@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -30,7 +31,26 @@ def _format(summary: dict[str, Any]) -> str:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per path (JSON lines).")
 def inspect(paths: tuple[str, ...], as_json: bool) -> None:
-    """Say what each file or flight folder is: kind, duration, samples, span, fields, warnings."""
+    """Say what each file or flight folder is: kind, duration, samples, span, fields, warnings.
+
+    Exit status 1 when any path is unreadable or of no known kind (the others are still shown).
+    """
+    from survey.errors import SurveyError
+
+    bad = 0
     for p in paths:
-        summary = describe(p)
+        try:
+            summary = describe(p)
+        except SurveyError as exc:
+            bad += 1
+            if as_json:
+                click.echo(json.dumps({"path": p, "readable": False, "error": str(exc)}))
+            else:
+                click.echo(f"error: {exc}", err=True)
+            continue
+        if summary.get("readable") is False:
+            bad += 1
         click.echo(json.dumps(summary, default=str) if as_json else _format(summary))
+    if bad:
+        click.echo(f"{bad} of {len(paths)} path(s) unreadable", err=True)
+        sys.exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -110,11 +111,17 @@ def process(
     summary["stages"] = {r.name: r.status for r in results}
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=str))
-        return
-    click.echo(format_summary(summary, out))
-    ran = [r.name for r in results if r.status == "ran"]
-    skipped = [r.name for r in results if r.status == "skipped"]
-    click.echo(f"stages run: {', '.join(ran) or 'none'}; unchanged: {', '.join(skipped) or 'none'}")
+    else:
+        click.echo(format_summary(summary, out))
+        ran = [r.name for r in results if r.status == "ran"]
+        skipped = [r.name for r in results if r.status == "skipped"]
+        click.echo(
+            f"stages run: {', '.join(ran) or 'none'}; unchanged: {', '.join(skipped) or 'none'}"
+        )
+    if summary.get("skipped_inputs"):
+        from survey.process.summary import EXIT_SKIPPED
+
+        sys.exit(EXIT_SKIPPED)  # finished, but an unreadable input was reported and skipped
 
 
 def _check_store(url: str) -> None:

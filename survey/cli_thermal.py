@@ -210,7 +210,13 @@ def thermal(
                     "min_c": float(np.nanmin(temp)),
                     "max_c": float(np.nanmax(temp)),
                     "warnings": list(frame.warnings),
+                    "masked_px": int(np.isnan(temp).sum()),
                 }
+                if summary["masked_px"]:
+                    summary["warnings"].append(
+                        f"{summary['masked_px']} pixels outside the camera's calibrated range "
+                        f"{frame.camera_range_c} degC (damaged counts?) masked as NaN"
+                    )
                 img = colorize_with_scale(temp, palette=palette)
                 if not no_detect:
                     ctx = FrameContext(gsd_m=gsd_m or _gsd(frame), local_hour=_local_hour(frame))
@@ -239,7 +245,7 @@ def thermal(
                     click.echo(
                         f"{path} [{frame.frame_index}]: {summary['min_c']:.1f}..{summary['max_c']:.1f} degC{extra}"
                     )
-                for w in frame.warnings:
+                for w in summary["warnings"]:
                     click.echo(f"  warning: {w}", err=True)
         except ThermalError as exc:
             failed += 1

@@ -127,7 +127,7 @@ def describe_thermal(path: Path) -> dict[str, Any] | None:
                 page = tf.pages.first
                 if page.dtype is None or page.dtype.itemsize != 2 or page.samplesperpixel != 1:
                     return None  # an ordinary photo or raster
-        except (tifffile.TiffFileError, ValueError, OSError):
+        except Exception:  # tifffile raises many types on a damaged file: not ours to describe
             return None
     try:
         frames = iter_frames(p)
@@ -139,7 +139,8 @@ def describe_thermal(path: Path) -> dict[str, Any] | None:
     except UnsupportedCameraError as exc:
         return {"kind": "thermal (radiometric, unsupported)", "warnings": [exc.message]}
     except ThermalError as exc:
-        return {"kind": "thermal (unreadable)", "warnings": [str(exc)]}
+        return {"kind": "thermal (unreadable)", "readable": False, "error": str(exc),
+                "warnings": [str(exc)]}  # fmt: skip
     summary: dict[str, Any] = {
         "kind": "thermal sequence" if first.format in ("flir-seq", "flir-csq") else "thermal image"
     }

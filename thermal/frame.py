@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from thermal.radiometry import PlanckCalibration, raw_to_temperature
 
-__all__ = ["Attitude", "GpsFix", "LinearCalibration", "ThermalFrame"]
+__all__ = ["RANGE_MARGIN_C", "Attitude", "GpsFix", "LinearCalibration", "ThermalFrame"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,11 @@ class LinearCalibration:
         return raw_to_temperature(apparent, nom, emissivity)
 
 
+#: Degrees beyond the camera's calibrated range still accepted (edge pixels, a hot spot just
+#: over the top of the range); further out a value is a decoding error, not a scene.
+RANGE_MARGIN_C = 10.0
+
+
 def _planck_to_celsius(
     cal: PlanckCalibration, raw: ArrayLike, emissivity: ArrayLike | None = None
 ) -> NDArray[np.float64]:
@@ -156,18 +161,51 @@ class ThermalFrame:
     def width(self) -> int:
         return int(self.raw.shape[1])
 
-    def temperature_c(self, emissivity: ArrayLike | None = None) -> NDArray[np.float64]:
-        """Object temperature of every pixel, degC.
+    def temperature_c(
+        self, emissivity: ArrayLike | None = None, *, mask_implausible: bool = True
+    ) -> NDArray[np.float64]:
+        """Object temperature of every pixel, degC; NaN where implausible for the camera.
 
         Parameters
         ----------
         emissivity : array_like, optional
             Overrides the file's emissivity: a scalar, or a ``(H, W)`` array for per-region
             values (e.g. from :func:`thermal.emissivity_map`).
+        mask_implausible : bool
+            NaN for pixels outside the camera's calibrated range (see :meth:`mask_implausible`).
         """
         if isinstance(self.calibration, PlanckCalibration):
-            return _planck_to_celsius(self.calibration, self.raw, emissivity)
-        return self.calibration.to_celsius(self.raw, emissivity)
+            t = _planck_to_celsius(self.calibration, self.raw, emissivity)
+        else:
+            t = self.calibration.to_celsius(self.raw, emissivity)
+        if mask_implausible:
+            t = self.mask_implausible(t)
+        return t
+
+    def plausible_range_c(self) -> tuple[float, float] | None:
+        """Temperatures this camera can report: its calibrated range widened by
+        :data:`RANGE_MARGIN_C` on each side (None when the file gives no range)."""
+        if self.camera_range_c is None:
+            return None
+        lo, hi = self.camera_range_c
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+            return None
+        return lo - RANGE_MARGIN_C, hi + RANGE_MARGIN_C
+
+    def mask_implausible(self, temp_c: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``temp_c`` with pixels outside :meth:`plausible_range_c` (or not finite) set to NaN.
+
+        A flipped bit in the raw counts decodes to hundreds of degrees outside the camera's
+        range; as NaN it is never a leak (the detectors skip NaN) and is counted by callers
+        with ``np.isnan``.
+        """
+        rng = self.plausible_range_c()
+        if rng is None:
+            return temp_c
+        bad = ~((temp_c >= rng[0]) & (temp_c <= rng[1]))
+        if bad.any():
+            temp_c = np.where(bad, np.nan, temp_c)
+        return temp_c
 
     def replace(self, **changes: Any) -> ThermalFrame:
         """A copy with some fields changed (e.g. ``calibration=cal.replace(...)``)."""

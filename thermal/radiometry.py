@@ -57,6 +57,21 @@ def _f(default: float, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
+#: Object/path parameters outside these ranges are rejected (a damaged file, not a scene): the
+#: atmospheric model overflows above ~1,100 degC air and is only fitted for ordinary air.
+_PARAM_BOUNDS: dict[str, tuple[float, float]] = {
+    "atmospheric_temp_c": (-100.0, 200.0),
+    "reflected_temp_c": (-273.15, 3000.0),
+    "ir_window_temp_c": (-273.15, 3000.0),
+    "object_distance_m": (0.0, 1.0e5),
+    "atm_alpha1": (-1.0, 1.0),
+    "atm_alpha2": (-1.0, 1.0),
+    "atm_beta1": (-1.0, 1.0),
+    "atm_beta2": (-1.0, 1.0),
+    "atm_x": (-10.0, 10.0),
+}
+
+
 @dataclass(frozen=True)
 class PlanckCalibration:
     """FLIR camera calibration (Planck constants) and the object / path parameters.
@@ -111,6 +126,12 @@ class PlanckCalibration:
                 "relative_humidity_pct is a percentage in [0, 100], got "
                 f"{self.relative_humidity_pct}"
             )
+        for name, (lo, hi) in _PARAM_BOUNDS.items():
+            v = getattr(self, name)
+            if not lo <= v <= hi:
+                raise CalibrationError(
+                    f"{name} = {v:g} is outside the physically usable range [{lo:g}, {hi:g}]"
+                )
         if self.planck_r1 == 0.0 or self.planck_r2 == 0.0 or self.planck_b <= 0.0:
             raise CalibrationError(
                 f"Planck constants R1={self.planck_r1}, R2={self.planck_r2}, B={self.planck_b}: "

@@ -11,7 +11,12 @@ import os
 from collections.abc import Generator
 from pathlib import Path
 
-from thermal.errors import NotRadiometricError, ThermalFileNotFoundError, ThermalFormatError
+from thermal.errors import (
+    NotRadiometricError,
+    ThermalError,
+    ThermalFileNotFoundError,
+    ThermalFormatError,
+)
 from thermal.frame import ThermalFrame
 
 __all__ = ["iter_frames", "read_thermal", "sniff"]
@@ -50,7 +55,58 @@ def sniff(path: str | os.PathLike[str]) -> str:
     return "unknown"
 
 
+#: What third-party decoders (tifffile, imagecodecs, OpenCV, numpy, struct) raise on damaged
+#: bytes; :func:`iter_frames` turns them into a :class:`ThermalFormatError` naming the file.
+_DECODER_ERRORS = (
+    ValueError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    BufferError,
+    ZeroDivisionError,
+    TypeError,
+    EOFError,
+    MemoryError,
+    RuntimeError,
+    OSError,
+)
+
+
 def iter_frames(path: str | os.PathLike[str]) -> Generator[ThermalFrame, None, None]:
+    """Every frame of a radiometric file; only this package's errors escape (see below).
+
+    Raises
+    ------
+    NotRadiometricError
+        Video, plain images and other files without radiometric data.
+    UnsupportedCameraError
+        Radiometric files this package cannot convert (DJI DTAT3.0).
+    ThermalFormatError
+        Truncated or corrupt files (also any decoder failure, with its type and message).
+    """
+    it = _iter_frames(path)
+    index = 0
+    try:
+        while True:
+            try:
+                frame = next(it)
+            except StopIteration:
+                return
+            except ThermalError:
+                raise
+            except _DECODER_ERRORS as exc:
+                raise ThermalFormatError(
+                    f"damaged file: the decoder failed ({type(exc).__name__}: {exc})",
+                    path=str(path),
+                    where=f"frame {index}",
+                ) from exc
+            yield frame
+            index += 1
+    finally:
+        it.close()
+
+
+def _iter_frames(path: str | os.PathLike[str]) -> Generator[ThermalFrame, None, None]:
     """Every frame of a radiometric file (a SEQ/CSQ sequence, or a single image).
 
     Raises

@@ -36,6 +36,16 @@ def _open(path: str | os.PathLike[str]) -> tuple[mmap.mmap, int]:
         return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), size
 
 
+def _release(buf: memoryview | mmap.mmap) -> None:
+    """Release a view or close the map; when a decoder's view (kept alive by an exception's
+    traceback) still points into it, leave it to the garbage collector instead of raising a
+    ``BufferError`` that would hide the real error."""
+    try:
+        buf.release() if isinstance(buf, memoryview) else buf.close()
+    except BufferError:
+        pass
+
+
 def _kind(path: str | os.PathLike[str], first_storage: str, n_hint: int) -> str:
     ext = Path(path).suffix.lower()
     if ext == ".csq" or first_storage == "jpeg-ls":
@@ -97,7 +107,7 @@ def iter_fff_frames(
 
                     _, _, end = parse_fff(view, path=src, where=where)
             finally:
-                view.release()
+                _release(view)
             if end <= 0:
                 raise ThermalFormatError("FFF frame of length 0", path=src, where=where)
             pos += end
@@ -105,7 +115,7 @@ def iter_fff_frames(
         if index == 0:
             raise ThermalFormatError("no FFF frame found", path=src, where="offset 0")
     finally:
-        mm.close()
+        _release(mm)
 
 
 def count_fff_frames(path: str | os.PathLike[str]) -> int:
@@ -126,9 +136,9 @@ def count_fff_frames(path: str | os.PathLike[str]) -> int:
             try:
                 _, _, end = parse_fff(view, path=str(path), where=f"frame {n} at offset {pos:#x}")
             finally:
-                view.release()
+                _release(view)
             pos += end
             n += 1
         return n
     finally:
-        mm.close()
+        _release(mm)

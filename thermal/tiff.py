@@ -74,8 +74,12 @@ def read_radiometric_tiff(
             page = tf.pages[0]
             raw = page.asarray()
             tags = {t.name: t.value for t in tf.pages.first.tags.values()}
-    except (tifffile.TiffFileError, ValueError, OSError) as exc:
-        raise ThermalFormatError(f"unreadable TIFF: {exc}", path=src, where="TIFF IFD0") from exc
+    except Exception as exc:  # tifffile and imagecodecs raise many types on a damaged file
+        raise ThermalFormatError(
+            f"unreadable TIFF ({type(exc).__name__}: {exc}); expected a 16-bit radiometric TIFF",
+            path=src,
+            where="TIFF IFD0",
+        ) from exc
     if raw.dtype != np.uint16 or raw.ndim != 2:
         raise NotRadiometricError(
             f"a {raw.dtype} TIFF of shape {raw.shape}: radiometric TIFFs are single-channel 16-bit "

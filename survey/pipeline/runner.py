@@ -160,7 +160,7 @@ class StageContext:
         calling ``fn`` again (``ctx.resumed_items`` counts those). Keys must be unique file
         names (frame numbers, file stems).
         """
-        import pickle
+        from survey.pipeline.items import MISSING, read_item, write_item
 
         folder = self.out / "items"
         folder.mkdir(parents=True, exist_ok=True)
@@ -170,16 +170,13 @@ class StageContext:
             if not k or "/" in k or k.startswith("."):
                 raise PipelineError(f"stage {self.stage.name!r}: invalid item key {k!r}")
             path = folder / f"{k}.pkl"
-            if path.is_file():
-                with path.open("rb") as fh:
-                    out.append(pickle.load(fh))
+            got = read_item(path)  # a damaged item is logged, discarded and recomputed
+            if got is not MISSING:
+                out.append(got)
                 self.resumed_items += 1
                 continue
             r = fn(x)
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(r, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
+            write_item(path, r)  # temp file, fsync, rename; length + sha256 checked on load
             out.append(r)
         return out
 

@@ -18,7 +18,6 @@ stage resumes where it stopped; frames that cannot be read are reported with the
 from __future__ import annotations
 
 import logging
-import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from survey.config import Config
+from survey.pipeline.items import item_ok, load_required, write_item
 from survey.process.records import StreamPoses, save_json, stream_ids
 from survey.process.rgb_models import DetectionModelError, load_suite, model_specs, training_gsd
 from survey.process.select import Selection
@@ -254,7 +254,7 @@ def detect_rgb(
         sel = Selection.load(sel_dir, sid)
         roi_of = {int(r): sel.roi[k] for k, r in enumerate(sel.index)}
         gsd_of = {int(r): float(sel.gsd_m[k]) for k, r in enumerate(sel.index)}
-        todo = [r for r in sel.index if not (items / f"{sid}_{int(r)}.pkl").is_file()]
+        todo = [r for r in sel.index if not item_ok(items / f"{sid}_{int(r)}.pkl")]
         ctx.resumed_items += len(sel) - len(todo)
         reader = FrameReader(flight_root, sp, np.asarray(todo, np.intp))
         frames = Prefetch(reader, pc.queue_frames)
@@ -302,8 +302,7 @@ def detect_rgb(
                     )  # fmt: skip
             else:
                 rec["failed"] = reader.failures.get(row, "unreadable frame")
-            with (items / f"{sid}_{row}.pkl").open("wb") as fh:
-                pickle.dump(rec, fh)
+            write_item(items / f"{sid}_{row}.pkl", rec)
             n_det += len(rec["detections"])
         summary["failures"].update({f"{sid}:{r}": why for r, why in reader.failures.items()})
         summary["streams"][sid] = {"selected": len(sel), "analysed_now": len(todo)}
@@ -311,9 +310,7 @@ def detect_rgb(
     for sid in rgb:
         sel = Selection.load(sel_dir, sid)
         for r in sel.index:
-            p = items / f"{sid}_{int(r)}.pkl"
-            with p.open("rb") as fh:
-                rec = pickle.load(fh)
+            rec = load_required(items / f"{sid}_{int(r)}.pkl")
             detections += rec["detections"]
             summary["model_s"] += rec["model_s"]
             summary["frames"] += 1

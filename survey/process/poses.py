@@ -367,8 +367,21 @@ def _stream_camera(stream: MediaStream, cfg: Config, good: list[int]) -> Any:
     if stream.kind == "still":
         return still_camera(path)
     from thermal import read_thermal
+    from thermal.errors import ThermalError
 
-    return thermal_camera(path, read_thermal(path), cfg.process.thermal_hfov_deg)
+    errors: list[str] = []
+    for i in good:  # the first image that decodes; a damaged one is named and skipped here
+        path = stream.files[i].path
+        try:
+            return thermal_camera(path, read_thermal(path), cfg.process.thermal_hfov_deg)
+        except ThermalError as exc:
+            errors.append(str(exc))
+            if len(errors) >= 5:
+                break
+    raise CameraError(
+        f"no readable thermal image among the first {len(errors)} ({'; '.join(errors)})",
+        path=stream.files[good[0]].path,
+    )
 
 
 def compute_poses(

@@ -11,11 +11,29 @@ from typing import Any
 
 from survey.process.records import load_json
 
-__all__ = ["build_summary", "format_summary"]
+__all__ = ["EXIT_SKIPPED", "build_summary", "format_summary", "skipped_inputs"]
+
+#: Exit status of ``survey process`` when it finished but skipped an unreadable input.
+EXIT_SKIPPED = 3
 
 
 def _read(p: Path) -> Any:
     return load_json(p) if p.is_file() else {}
+
+
+def skipped_inputs(poses: dict[str, Any], failures: dict[str, Any]) -> list[str]:
+    """What was reported and left out: unreadable logs, streams not analysed, unreadable frames.
+
+    A run with any of these ends with exit status 3 (``survey process``), the rest processed.
+    """
+    out = [w for w in poses.get("warnings", []) if str(w).startswith("log skipped:")]
+    out += [
+        f"stream {sid} not analysed: {s['error']}"
+        for sid, s in poses.get("streams", {}).items()
+        if "error" in s
+    ]
+    out += [f"frame {k}: {why}" for k, why in failures.items()]
+    return out
 
 
 def build_summary(run_dir: Path, written: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +68,7 @@ def build_summary(run_dir: Path, written: dict[str, Any], params: dict[str, Any]
         if s.get("unlocatable"):
             unlocatable[sid] = s["unlocatable"]
     failures = {**det.get("failures", {}), **th.get("failures", {})}
+    skipped = skipped_inputs(poses, failures)
     gaps = {
         band: {rid: c["gaps_m"] for rid, c in info.get("coverage", {}).items()}
         for band, info in sel.get("bands", {}).items()
@@ -72,6 +91,7 @@ def build_summary(run_dir: Path, written: dict[str, Any], params: dict[str, Any]
         ),
         "unlocatable_frames": unlocatable,
         "unreadable_frames": failures,
+        "skipped_inputs": skipped,
         "detections": {"rgb": det.get("detections", 0), "thermal": th.get("anomalies", 0),
                        "thermal_rejected": th.get("rejected", {}),
                        "not_located": geo.get("unlocated", {})},
@@ -131,6 +151,11 @@ def format_summary(s: dict[str, Any], run_dir: Path) -> str:
         out.append(f"RGB models: {', '.join(s['models'])}")
     for w in s["warnings"][:10]:
         out.append(f"warning: {w}")
+    if s.get("skipped_inputs"):
+        out.append(
+            f"skipped: {len(s['skipped_inputs'])} unreadable input(s) reported above; the rest "
+            f"was processed (exit status {EXIT_SKIPPED})"
+        )
     out.append("outputs:")
     out.append(f"  store   {s['store']}")
     for k, v in s["outputs"].items():

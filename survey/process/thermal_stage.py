@@ -11,7 +11,6 @@ crop. Rejected candidates are counted by reason in the stage summary.
 from __future__ import annotations
 
 import logging
-import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from survey.config import Config
+from survey.pipeline.items import item_ok, load_required, write_item
 from survey.process.records import StreamPoses, save_json, stream_ids
 from survey.process.select import Selection
 
@@ -113,6 +113,7 @@ def detect_thermal(
         "streams": {},
         "rejected": {},
         "failures": {},
+        "masked_px": 0,  # pixels outside the cameras' calibrated ranges (NaN, never anomalies)
     }
     sightings: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -120,7 +121,7 @@ def detect_thermal(
         sp = StreamPoses.load(poses_dir, sid)
         sel = Selection.load(sel_dir, sid)
         k_of = {int(r): k for k, r in enumerate(sel.index)}
-        todo = [int(r) for r in sel.index if not (items / f"{sid}_{int(r)}.pkl").is_file()]
+        todo = [int(r) for r in sel.index if not item_ok(items / f"{sid}_{int(r)}.pkl")]
         ctx.resumed_items += len(sel) - len(todo)
         reader = FrameReader(root, sp, np.asarray(todo, np.intp))
         masks = _CorridorMasks(sp, asset, cfg)
@@ -130,7 +131,8 @@ def detect_thermal(
             if frame is None:
                 rec["failed"] = reader.failures.get(row, "unreadable frame")
             else:
-                temp = frame.temperature_c(pc.emissivity)
+                temp = frame.temperature_c(pc.emissivity)  # NaN outside the camera's range
+                rec["masked_px"] = int(np.isnan(temp).sum())
                 k = k_of[row]
                 corridor = cv2.resize(
                     masks.of(row).astype(np.uint8),
@@ -179,19 +181,18 @@ def detect_thermal(
                             "width": w, "height": h, "model": "thermal.detect_anomalies",
                         }
                     )  # fmt: skip
-            with (items / f"{sid}_{row}.pkl").open("wb") as fh:
-                pickle.dump(rec, fh)
+            write_item(items / f"{sid}_{row}.pkl", rec)
         summary["streams"][sid] = {"selected": len(sel), "analysed_now": len(todo)}
     for sid in streams:
         sel = Selection.load(sel_dir, sid)
         for r in sel.index:
-            with (items / f"{sid}_{int(r)}.pkl").open("rb") as fh:
-                rec = pickle.load(fh)
+            rec = load_required(items / f"{sid}_{int(r)}.pkl")
             sightings += rec["anomalies"]
             for k2, v in rec["rejected"].items():
                 summary["rejected"][k2] = summary["rejected"].get(k2, 0) + v
             if "failed" in rec:
                 summary["failures"][f"{sid}:{int(r)}"] = rec["failed"]
+            summary["masked_px"] += int(rec.get("masked_px", 0))
     summary["anomalies"] = len(sightings)
     summary["seconds"] = time.perf_counter() - t0
     save_json(out / "anomalies.json", sightings)

@@ -150,10 +150,18 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    if not reader.fieldnames:
-        raise TelemetryFormatError("empty CSV: no header line", path=path, where="line 1")
-    return list(reader.fieldnames), list(reader)
+    # newline="": a lone CR ends a row (as the csv module expects) instead of raising
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        if not reader.fieldnames:
+            raise TelemetryFormatError("empty CSV: no header line", path=path, where="line 1")
+        return list(reader.fieldnames), list(reader)
+    except csv.Error as exc:  # a field over the csv module's limit, a stray quote, NUL bytes
+        raise TelemetryFormatError(
+            f"damaged CSV ({exc}); expected one record per line",
+            path=path,
+            where=f"line {reader.line_num}",
+        ) from exc
 
 
 def _num_col(rows: list[dict[str, str]], key: str | None, scale: float = 1.0) -> np.ndarray:

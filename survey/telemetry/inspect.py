@@ -159,7 +159,7 @@ def _describe_geojson(p: Path) -> dict[str, Any] | None:
 
 def describe_telemetry(path: str | Path) -> dict[str, Any] | None:
     """Describe a flight log, or return None when ``path`` is not one (see ``survey.inspect``)."""
-    from survey.telemetry.read import _reader, sniff_kind
+    from survey.telemetry.read import read_kind, sniff_kind
     from survey.telemetry.sanity import check_track
 
     p = Path(path)
@@ -173,7 +173,7 @@ def describe_telemetry(path: str | Path) -> dict[str, Any] | None:
     if kind == "photo":
         return _describe_photo(p)
     try:
-        track = check_track(_reader(kind)(p))
+        track = check_track(read_kind(p, kind))
     except TelemetryError as exc:
         return {"kind": kind, "readable": False, "error": str(exc), "warnings": [exc.message]}
     out: dict[str, Any] = {"kind": track.kind or kind}

@@ -94,8 +94,10 @@ def decode_local_set(value: bytes) -> dict[str, Any]:
         tag = value[i]
         if tag & 0x80:  # BER-OID tags above 127 (not used here): skip
             j = i
-            while value[j] & 0x80:
+            while j < len(value) and value[j] & 0x80:
                 j += 1
+            if j >= len(value):
+                break  # a tag cut off by the end of the set (damaged): nothing more to read
             tag, i = -1, j
         length, j = _ber(value, i + 1)
         v = value[j : j + length]

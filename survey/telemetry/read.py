@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from survey.config import TelemetryConfig
-from survey.telemetry.errors import NoPositionError, UnknownTelemetryError
+from survey.telemetry.budget import bounded_enabled, run_bounded
+from survey.telemetry.errors import NoPositionError, TelemetryFormatError, UnknownTelemetryError
 from survey.telemetry.track import PoseTrack
 
-__all__ = ["READERS", "read_track", "sniff_kind"]
+__all__ = ["BOUNDED_KINDS", "READERS", "read_kind", "read_track", "sniff_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,69 @@ READERS = (
     "dji_meta",
     "photo",
 )
+
+
+#: Kinds parsed by third-party libraries that can loop on a corrupt file: run under a time
+#: and size budget in a child process (:mod:`survey.telemetry.budget`).
+BOUNDED_KINDS = ("px4_ulog", "mavlink_tlog", "ardupilot_dataflash")
+
+
+def read_kind(path: str | Path, kind: str) -> PoseTrack:
+    """Read ``path`` with the reader of ``kind``, unchecked; third-party parsers under a budget.
+
+    The kinds in :data:`BOUNDED_KINDS` run in a child process that is killed after
+    :func:`survey.telemetry.budget.budget_s` seconds, so a corrupt file that makes the parser
+    loop becomes a :class:`TelemetryFormatError` naming the file instead of a hang.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise UnknownTelemetryError("a folder, not a flight log", path=p)
+    if not p.exists():
+        raise UnknownTelemetryError("no such file", path=p)
+    fn = _guarded(_reader(kind), kind)
+    if kind in BOUNDED_KINDS and bounded_enabled():
+        return run_bounded(fn, p, what=f"{kind} parser")
+    return fn(p)
+
+
+#: What parsers (ours, pyulog, pymavlink, xml, csv, struct, numpy) raise on damaged bytes.
+_PARSER_ERRORS = (
+    ValueError,
+    LookupError,  # IndexError, KeyError, an XML file declaring an unknown encoding
+    OverflowError,
+    BufferError,
+    ZeroDivisionError,
+    TypeError,
+    AttributeError,
+    EOFError,
+    MemoryError,
+    RecursionError,
+    OSError,
+)
+
+
+class _Guarded:
+    """``fn(path)`` with any parser failure turned into a TelemetryFormatError (picklable)."""
+
+    def __init__(self, fn: Callable[[Path], PoseTrack], kind: str) -> None:
+        self.fn, self.kind = fn, kind
+
+    def __call__(self, p: Path) -> PoseTrack:
+        from survey.errors import SurveyError
+
+        try:
+            return self.fn(p)
+        except SurveyError:
+            raise
+        except _PARSER_ERRORS as exc:
+            raise TelemetryFormatError(
+                f"damaged {self.kind} file: the parser failed ({type(exc).__name__}: {exc})",
+                path=p,
+            ) from exc
+
+
+def _guarded(fn: Callable[[Path], PoseTrack], kind: str) -> Callable[[Path], PoseTrack]:
+    return _Guarded(fn, kind)
 
 
 def sniff_kind(path: str | Path) -> str | None:
@@ -191,7 +255,7 @@ def read_track(
             "latitude/longitude columns, GPX, KML, NMEA, MISB KLV, geotagged photo, video with GoPro GPMF or MISB KLV in MPEG-TS)",
             path=p,
         )
-    track = _reader(k)(p)
+    track = read_kind(p, k)
     if check:
         track = check_track(track, config)
     if require_position and not track.position_ok.any():

@@ -42,7 +42,7 @@ _TIMECODE = re.compile(
 )
 _INDEX = re.compile(r"^\s*\d+\s*$")
 _TAG = re.compile(r"<[^>]*>")
-_COUNTER = re.compile(r"\b(FrameCnt|SrtCnt)\s*:\s*(\d+)")
+_COUNTER = re.compile(r"\b(FrameCnt|SrtCnt)\s*:\s*(\d{1,15})\b")  # longer: a damaged count
 _DIFF = re.compile(r"\bDiffTime\s*:\s*(\d+)\s*ms")
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _KV = re.compile(r"([A-Za-z_][A-Za-z_.]*)\s*:\s*([^\s\],]+)")
