@@ -58,6 +58,14 @@ def cases(length: float) -> dict[str, dict[str, Any]]:
                                                      "gimbal_pitch_deg": -50.0, "gnss": "standard"},
         "pipeline oblique -50 deg, RTK": {**pipe, "start_m": 1300.0, "seed": 303,
                                            "gimbal_pitch_deg": -50.0, "gnss": "rtk"},
+        # varied scenes (issue #14): a summer morning by day, a winter noon by day
+        "pipeline nadir, summer day, standard GNSS": {**pipe, "start_m": 2300.0, "seed": 305,
+                                                       "thermal_scene": "day",
+                                                       "gnss": "standard"},
+        "pipeline nadir, winter noon, standard GNSS": {**pipe, "start_m": 3300.0, "seed": 307,
+                                                        "thermal_scene": "day",
+                                                        "start_time_utc": "2024-01-20T11:00:00Z",
+                                                        "gnss": "standard"},
     }  # fmt: skip
 
 
