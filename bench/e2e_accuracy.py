@@ -58,6 +58,14 @@ def cases(length: float) -> dict[str, dict[str, Any]]:
                                                      "gimbal_pitch_deg": -50.0, "gnss": "standard"},
         "pipeline oblique -50 deg, RTK": {**pipe, "start_m": 1300.0, "seed": 303,
                                            "gimbal_pitch_deg": -50.0, "gnss": "rtk"},
+        # varied scenes (issue #14): a summer morning by day, a winter noon by day
+        "pipeline nadir, summer day, standard GNSS": {**pipe, "start_m": 2300.0, "seed": 305,
+                                                       "thermal_scene": "day",
+                                                       "gnss": "standard"},
+        "pipeline nadir, winter noon, standard GNSS": {**pipe, "start_m": 3300.0, "seed": 307,
+                                                        "thermal_scene": "day",
+                                                        "start_time_utc": "2024-01-20T11:00:00Z",
+                                                        "gnss": "standard"},
     }  # fmt: skip
 
 
@@ -153,13 +161,16 @@ def _slug(name: str) -> str:
     return name.replace(" ", "_").replace(",", "").replace("-", "m")
 
 
-def run_case(name: str, kw: dict[str, Any], base: Path, model: str) -> dict[str, Any]:
+def run_case(
+    name: str, kw: dict[str, Any], base: Path, model: str, min_thermal_views: int | None = None
+) -> dict[str, Any]:
     from missions.sim.config import SimConfig
     from missions.sim.simulate import simulate_flight
     from survey.config import Config
     from survey.process.pipeline import process_flight
 
-    flight, run = base / _slug(name) / "flight", base / _slug(name) / "run"
+    flight = base / _slug(name) / "flight"
+    run = base / _slug(name) / ("run" if min_thermal_views is None else f"run_v{min_thermal_views}")
     t0 = time.perf_counter()
     if not (flight / "truth" / "scenario.json").is_file():
         simulate_flight(SimConfig(**kw), flight, overwrite=True, progress=True)
@@ -169,6 +180,10 @@ def run_case(name: str, kw: dict[str, Any], base: Path, model: str) -> dict[str,
         cfg,
         process=dataclasses.replace(cfg.process, models=[model], exports=[], basemap=""),
     )
+    if min_thermal_views is not None:
+        cfg = dataclasses.replace(
+            cfg, process=dataclasses.replace(cfg.process, min_thermal_views=min_thermal_views)
+        )
     t1 = time.perf_counter()
     process_flight(flight, run, config=cfg)
     res = evaluate(flight, run)
@@ -203,6 +218,10 @@ def main() -> None:
     ap.add_argument("--length", type=float, default=300.0)
     ap.add_argument("--model", default="rail")
     ap.add_argument("--only", action="append", default=[], help="case names (substring)")
+    ap.add_argument(
+        "--min-thermal-views", type=int, default=None,
+        help="multi-view confirmation ([process] min_thermal_views; 0 = off, the old behaviour)",
+    )  # fmt: skip
     ap.add_argument("--simulate-only", action="store_true", help="only make the flights")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
@@ -218,7 +237,7 @@ def main() -> None:
             if not (f / "truth" / "scenario.json").is_file():
                 simulate_flight(SimConfig(**kw), f, overwrite=True, progress=True)
             continue
-        r = run_case(name, kw, a.out, a.model)
+        r = run_case(name, kw, a.out, a.model, a.min_thermal_views)
         rows.append(r)
         print(json.dumps(r, default=str))
         (a.out / "results.json").write_text(json.dumps(rows, indent=1, default=str))

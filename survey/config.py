@@ -369,6 +369,12 @@ class ProcessConfig:
         4.0, "Sightings farther apart than this never merge, whatever their ellipses (m)."
     )
     min_sightings: int = opt(1, "Defects seen in fewer frames than this are dropped.")
+    min_thermal_views: int = opt(
+        2,
+        "A thermal anomaly whose ground this many selected thermal frames saw must be seen in "
+        "at least this many of them; fewer (a single-frame blip) is rejected with the reason "
+        "kept in fuse.json (0 = off).",
+    )
     crop_px: int = opt(256, "Smallest side of an evidence crop (px).")
     # imagery layer (the run's frames draped on the ground as offline map tiles)
     imagery: Literal["rgb+thermal", "rgb", "thermal", "none"] = opt(

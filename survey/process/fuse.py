@@ -3,6 +3,10 @@
 1. Per sensor, :func:`geo.merge_sightings` groups sightings of one class whose positions agree
    (Mahalanobis gate ``[process] gate_p``, never two of one frame, never farther apart than
    ``max_merge_m``) and fuses each group by covariance intersection.
+   A thermal group must be consistent across the thermal frames that saw its ground
+   (:func:`thermal_views`, ``[process] min_thermal_views``): one seen in a single frame while
+   others over the same ground saw nothing is a blip, rejected with its reason in
+   ``fuse.json`` (``thermal_rejected``).
 2. A thermal group and an RGB group whose fused positions agree are one defect seen by both
    cameras (``sensors = rgb+thermal``): a leak keeps its class (the finding of a pipeline
    survey), otherwise the RGB class names it; the confidence is either's (noisy-OR), the
@@ -17,15 +21,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from survey.config import Config
 from survey.process.locate import Sightings
 
-__all__ = ["defect_id", "fuse_sightings"]
+__all__ = ["ThermalViewCheck", "defect_id", "fuse_sightings", "thermal_views"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +100,66 @@ def _merge(s: Sightings, sel: np.ndarray, cfg: Config) -> list[dict[str, Any]]:
     return groups
 
 
+@dataclass(frozen=True)
+class ThermalViewCheck:
+    """Multi-view confirmation of the thermal groups: how many selected thermal frames saw each
+    group's ground (``possible``), in how many of them it was found (``seen``), and why a
+    group was rejected (``""`` when kept)."""
+
+    seen: NDArray[np.int64]
+    possible: NDArray[np.int64]
+    reason: list[str]
+
+    @property
+    def kept(self) -> NDArray[np.bool_]:
+        return np.array([r == "" for r in self.reason], dtype=bool)
+
+
+def thermal_views(
+    groups: list[dict[str, Any]], s: Sightings, sel_dir: Path, min_views: int
+) -> ThermalViewCheck:
+    """Check each thermal group against the thermal frames that saw its ground.
+
+    A group is found in ``seen`` distinct frames (its members); ``possible`` counts the
+    selected frames of the groups' streams whose ground footprint contains the fused position.
+    With ``min_views`` > 1, a group seen in fewer than ``min_views`` frames while at least
+    ``min_views`` frames saw its ground is a single-frame blip (sensor noise, a passing warm
+    object, a fragment of a neighbour): rejected with the reason. Ground that fewer frames saw
+    (the ends of a flight, a gap) keeps its single sighting: nothing contradicts it.
+    """
+    import shapely
+
+    from survey.process.select import Selection
+
+    n = len(groups)
+    seen = np.array(
+        [
+            len({(s.records[i]["stream"], s.records[i]["row"]) for i in g["members"]})
+            for g in groups
+        ],
+        dtype=np.int64,
+    )
+    possible = np.zeros(n, np.int64)
+    if n:
+        x = np.array([g["x"] for g in groups])
+        y = np.array([g["y"] for g in groups])
+        streams = sorted({str(s.records[i]["stream"]) for g in groups for i in g["members"]})
+        for sid in streams:
+            if not (sel_dir / f"{sid}.npz").is_file():
+                continue
+            for fp in Selection.load(sel_dir, sid).footprint:
+                if fp is not None and not shapely.is_empty(fp):
+                    possible += shapely.contains_xy(fp, x, y)
+        possible = np.maximum(possible, seen)  # a sighting proves its frame saw the ground
+    reason = [
+        f"single-frame blip: seen in {seen[k]} of {possible[k]} thermal frames over its ground"
+        if min_views > 1 and seen[k] < min_views <= possible[k]
+        else ""
+        for k in range(n)
+    ]
+    return ThermalViewCheck(seen, possible, reason)
+
+
 def _ci(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float, np.ndarray]:
     """Covariance intersection (equal weights) of two fused positions."""
     ia, ib = np.linalg.inv(a["cov"] + 1e-6 * np.eye(2)), np.linalg.inv(b["cov"] + 1e-6 * np.eye(2))
@@ -149,7 +215,15 @@ def fuse_sightings(
     ok = s.located & np.isfinite(s.x_m)
     sensors = np.array([r["sensor"] for r in s.records], dtype=object)
     rgb = _merge(s, np.flatnonzero(ok & (sensors == "rgb")), cfg)
-    th = _merge(s, np.flatnonzero(ok & (sensors == "thermal")), cfg)
+    th_all = _merge(s, np.flatnonzero(ok & (sensors == "thermal")), cfg)
+    views = thermal_views(th_all, s, run_dir / "stages" / "select", pc.min_thermal_views)
+    th = [g for g, keep in zip(th_all, views.kept, strict=True) if keep]
+    th_rejected = [
+        {"x_m": round(g["x"], 2), "y_m": round(g["y"], 2), "class": g["class"],
+         "score": round(g["score"], 3), "seen": int(views.seen[k]),
+         "possible": int(views.possible[k]), "reason": views.reason[k]}
+        for k, g in enumerate(th_all) if views.reason[k]
+    ]  # fmt: skip
     pairs = _associate(rgb, th, cfg)
     frame = asset.frame
     rows: list[dict[str, Any]] = []
@@ -236,7 +310,8 @@ def fuse_sightings(
         "defects": len(defects),
         "by_class": {c: int((defects.class_name == c).sum()) for c in sorted(set(defects.class_name))},
         "by_severity": {str(v): int((defects.severity == v).sum()) for v in range(1, 6)},
-        "rgb_groups": len(rgb), "thermal_groups": len(th),
+        "rgb_groups": len(rgb), "thermal_groups": len(th_all),
+        "thermal_rejected": th_rejected,
         "joined_rgb_thermal": int(sum(1 for a, b in pairs if a is not None and b is not None)),
         "sightings": len(s), "sightings_located": int(s.located.sum()),
     }  # fmt: skip

@@ -55,7 +55,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "georef": ("gnss_sigma_m", "vertical_sigma_m", "yaw_sigma_deg", "tilt_sigma_deg",
                "ground_sigma_m", "pixel_sigma_px", "ground", "dem_vertical", "max_range_m"),
     "chainage": ("max_offset_m",),
-    "fuse": ("gate_p", "max_merge_m", "min_sightings", "crop_px", "jpeg_quality",
+    "fuse": ("gate_p", "max_merge_m", "min_sightings", "min_thermal_views", "crop_px", "jpeg_quality",
              "chainage_style", "max_offset_m"),
     "imagery": ("imagery", "imagery_max_zoom", "imagery_min_gsd_m", "ground", "dem_vertical",
                 "max_range_m", "emissivity"),
