@@ -6,19 +6,28 @@ see :mod:`geo.schema`), so it serves any record type. Per format:
 * ``gpkg`` GeoPackage: one file, one table per layer, in the layers' own CRS (or ``crs``).
 * ``geojson``: RFC 7946, always WGS84 lon/lat; one file per layer.
 * ``shp`` Shapefile: one per layer; columns renamed to the schema's ``short`` names
-  (<= 10 characters); strings over 254 characters are cut (with a warning); a
-  ``<layer>.fields.csv`` beside it maps short names to columns and meanings; UTF-8 (.cpg).
+  (<= 10 characters; a layer without a schema gets :func:`geo.schema.short_names`); strings
+  over 254 characters are cut (with a warning); ``<layer>.fields.csv`` and ``<layer>.fields.txt``
+  beside it map short names to columns and meanings; UTF-8 (.cpg).
 * ``kml``: WGS84; the placemark name comes from ``name_field``; attributes as extended data.
 * ``csv``: attributes plus ``lon_deg``/``lat_deg`` of a representative point and the geometry
   as WKT in WGS84.
 * ``fgb`` FlatGeobuf: one file per layer, own CRS.
+
+Nothing partial is left behind: every file is written into a hidden staging folder beside the
+target (:func:`staged_output`) and moved into place only when all layers were written; on an
+error the staging folder is removed and files from an earlier export stay as they were.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
-from collections.abc import Mapping, Sequence
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -26,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from geo.errors import ExportError
-from geo.schema import FieldLike, check_schema
+from geo.schema import FieldLike, check_schema, short_names
 
-__all__ = ["FORMATS", "conform", "export_layers"]
+__all__ = ["FORMATS", "conform", "export_layers", "staged_output"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +98,44 @@ def conform(
     return gpd.GeoDataFrame(cols, geometry=gdf.geometry.values, crs=gdf.crs, index=gdf.index)
 
 
+@contextlib.contextmanager
+def staged_output(folder: str | PathLike[str]) -> Iterator[Path]:
+    """A hidden staging folder inside ``folder`` whose files move into ``folder`` on success.
+
+    On an exception the staging folder and everything in it are removed (the exception
+    propagates), so a failed export never leaves a partial set of files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with staged_output(d) as s:
+    ...     _ = (s / "a.txt").write_text("x")
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt']
+    >>> try:
+    ...     with staged_output(d) as s:
+    ...         _ = (s / "b.txt").write_text("x")
+    ...         raise RuntimeError("disk full")
+    ... except RuntimeError:
+    ...     pass
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt']
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder))
+    try:
+        yield stage
+        for f in sorted(stage.iterdir()):
+            dst = folder / f.name
+            if dst.is_dir() and not f.is_dir():
+                raise ExportError(f"cannot replace folder {dst} by a file")
+            os.replace(f, dst)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def _target(path: Path, fmt: str, layer: str, n_layers: int) -> Path:
     suffix = FORMATS[fmt][1]
     if n_layers == 1 or FORMATS[fmt][2]:
@@ -138,10 +185,21 @@ def export_layers(
     if not layers:
         raise ExportError("nothing to export: no layers given")
     p.parent.mkdir(parents=True, exist_ok=True)
+    with staged_output(p.parent) as stage:
+        names = _write_layers(layers, stage / p.name, fmt, crs, name_field, strict)
+    return [p.parent / n for n in names]
+
+
+def _write_layers(
+    layers: Mapping[str, tuple[Any, Sequence[FieldLike] | None]],
+    p: Path,
+    fmt: str,
+    crs: Any,
+    name_field: str | None,
+    strict: bool,
+) -> list[str]:
     driver = FORMATS[fmt][0]
     written: list[Path] = []
-    if fmt == "gpkg" and p.exists():
-        p.unlink()
     for name, (gdf, fields) in layers.items():
         if gdf.crs is None:
             raise ExportError(f"layer {name!r} has no CRS")
@@ -168,7 +226,7 @@ def export_layers(
             out.to_file(target, driver=driver, engine="pyogrio")
         if target not in written:
             written.append(target)
-    return written
+    return [w.name for w in written]
 
 
 def _write_shapefile(
@@ -184,12 +242,9 @@ def _write_shapefile(
         rename = {f.name: f.short for f in fields}
         meta = [(f.short, f.name, f.kind, f.help) for f in fields]
     else:
-        long = [c for c in gdf.columns if c != "geometry" and len(c) > 10]
-        if long:
-            raise ExportError(
-                f"layer {layer!r}: columns {long} are longer than 10 characters; give a schema"
-            )
-        rename, meta = {}, [(c, c, str(gdf[c].dtype), "") for c in gdf.columns if c != "geometry"]
+        cols = [c for c in gdf.columns if c != "geometry"]
+        rename = short_names(cols)
+        meta = [(rename[c], c, str(gdf[c].dtype), "") for c in cols]
     out = gdf.rename(columns=rename)
     for col in out.columns:
         if col != "geometry" and out[col].dtype == object:
@@ -206,6 +261,22 @@ def _write_shapefile(
         w = csv.writer(fh)
         w.writerow(["shapefile_name", "column", "type", "meaning"])
         w.writerows(meta)
+    target.with_suffix(".fields.txt").write_text(_fields_text(target.name, layer, meta), "utf-8")
+
+
+def _fields_text(shp: str, layer: str, meta: Sequence[tuple[str, str, str, str]]) -> str:
+    """The Shapefile's field-name mapping as a plain-text table (for GIS users)."""
+    w0 = max([10, *(len(m[0]) for m in meta)])
+    w1 = max([6, *(len(m[1]) for m in meta)])
+    w2 = max([4, *(len(m[2]) for m in meta)])
+    lines = [
+        f"{shp}: layer {layer!r}; Shapefile field names (at most 10 characters) and the",
+        "full column names they stand for.",
+        "",
+        f"{'Shapefile':<{w0}}  {'column':<{w1}}  {'type':<{w2}}  meaning",
+    ]
+    lines += [f"{a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in meta]
+    return "\n".join(lines) + "\n"
 
 
 def _write_kml(gdf: Any, target: Path, layer: str, name_field: str | None) -> None:

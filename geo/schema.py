@@ -20,10 +20,12 @@ __all__ = [
     "FLIGHT_PATH_FIELDS",
     "FOOTPRINT_FIELDS",
     "GAP_FIELDS",
+    "ROUTE_FIELDS",
     "FieldLike",
     "FieldSpec",
     "check_schema",
     "schema_markdown",
+    "short_names",
 ]
 
 
@@ -86,6 +88,15 @@ COVERAGE_FIELDS: tuple[FieldSpec, ...] = (
     _f("min_frames", "min_frames", "int", "Fewest frames that saw any point of it."),
 )
 
+ROUTE_FIELDS: tuple[FieldSpec, ...] = (
+    _f("route_id", "route_id", "str", "Route (line ref, ELR, pipeline ID)."),
+    _f("name", "name", "str", "Route name."),
+    _f("length_m", "length_m", "float", "Route length along the line, m."),
+    _f("chainage_start_m", "ch_start_m", "float", "Chainage at the route's start, m."),
+    _f("chainage_end_m", "ch_end_m", "float", "Chainage at the route's end, m."),
+    _f("chainage_label", "ch_label", "str", "Chainage range in the owner's notation."),
+)
+
 GAP_FIELDS: tuple[FieldSpec, ...] = (
     _f("route_id", "route_id", "str", "Route."),
     _f("camera", "camera", "str", "Camera that did not see the interval."),
@@ -130,3 +141,54 @@ def schema_markdown(fields: Sequence[FieldLike]) -> str:
     rows = ["| column | Shapefile | type | meaning |", "|---|---|---|---|"]
     rows += [f"| `{f.name}` | `{f.short}` | {f.kind} | {f.help} |" for f in fields]
     return "\n".join(rows) + "\n"
+
+
+#: Word abbreviations :func:`short_names` applies before cutting a name to 10 characters.
+ABBREVIATIONS: dict[str, str] = {
+    "chainage": "ch",
+    "severity": "sev",
+    "thermal": "th",
+    "uncertainty": "unc",
+    "azimuth": "az",
+    "confidence": "conf",
+    "detection": "det",
+    "reviewed": "rev",
+    "decided": "dec",
+    "comment": "cmt",
+    "source": "src",
+    "number": "n",
+    "label": "lab",
+}
+
+
+def short_names(columns: Sequence[str]) -> dict[str, str]:
+    """A Shapefile name (<= 10 characters, unique ignoring case) for each column.
+
+    The declared rule for layers without a schema: names of 10 characters or fewer are kept;
+    longer ones have their words abbreviated (:data:`ABBREVIATIONS`), are cut to 10, and a
+    clash gets a numeric suffix (``_1``, ``_2``...). The exporters write the mapping beside
+    the Shapefile.
+
+    Examples
+    --------
+    >>> short_names(["route_id", "chainage_start_m", "chainage_end_m", "a_rather_long_name"])
+    {'route_id': 'route_id', 'chainage_start_m': 'ch_start_m', 'chainage_end_m': 'ch_end_m', 'a_rather_long_name': 'a_rather_l'}
+    >>> short_names(["reviewer_comment_1", "reviewer_comment_2"])
+    {'reviewer_comment_1': 'reviewer_c', 'reviewer_comment_2': 'reviewer_1'}
+    """
+    out: dict[str, str] = {}
+    used = {c.lower() for c in columns if len(c) <= 10}
+    for c in columns:
+        if len(c) <= 10:
+            out[c] = c
+            continue
+        cand = "_".join(ABBREVIATIONS.get(w, w) for w in c.split("_"))[:10]
+        n = 0
+        base = cand
+        while cand.lower() in used:
+            n += 1
+            suffix = f"_{n}"
+            cand = base[: 10 - len(suffix)].rstrip("_") + suffix
+        used.add(cand.lower())
+        out[c] = cand
+    return out

@@ -6,11 +6,14 @@ and the run's auxiliary layers (route, coverage, footprints, flight path). Colum
 meanings are the schema of :mod:`survey.defects`; Shapefiles use its 10-character names.
 
 Format notes (the writers are geo's, see :mod:`geo.export`): GeoJSON is one file per layer in
-WGS84 (RFC 7946); Shapefile is one ``.shp`` per layer with the 10-character names, UTF-8, and a
-``.fields.csv`` mapping names to meanings (the detections' ``mask_rle`` is left out, as
-Shapefile text fields stop at 254 bytes); CSV is one file per layer with ``lon_deg``/``lat_deg``
+WGS84 (RFC 7946); Shapefile is one ``.shp`` per layer with the 10-character names (declared in each layer's
+schema; a layer without one gets geo's declared shortening rule), UTF-8, and a ``.fields.csv``
+and ``.fields.txt`` mapping names to columns and meanings (the detections' ``mask_rle`` is left
+out, as Shapefile text fields stop at 254 bytes); CSV is one file per layer with ``lon_deg``/``lat_deg``
 and the geometry as WKT. KML holds defects only, one placemark each, named ``<id> <class>``,
 with a severity-coloured style and a description an inspector can read in Google Earth.
+Every export is written to a staging folder and moved into place only when complete: a failed
+export leaves no partial files (and an earlier export of the same run untouched).
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def _aux_schema(name: str, frame: Any) -> Any:
         "gaps": gs.GAP_FIELDS,
         "footprints": gs.FOOTPRINT_FIELDS,
         "flight_path": gs.FLIGHT_PATH_FIELDS,
+        "route": gs.ROUTE_FIELDS,
     }.get(name)
     if fields is not None and all(f.name in frame.columns for f in fields):
         return fields
@@ -155,7 +159,7 @@ def export_run(
     with the defect schema; KML is written here, styled by severity.
     """
     from geo.errors import ExportError as GeoExportError
-    from geo.export import export_layers
+    from geo.export import export_layers, staged_output
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -170,9 +174,8 @@ def export_run(
     ext = FORMATS[fmt][1]
     if fmt == "kml":
         path = out if out.suffix else out / f"{store.run_id}_defects{ext}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        _write(_kml_frame(defects.to_frame()), path, FORMATS[fmt][0], "defects")
+        with staged_output(path.parent) as stage:
+            _write(_kml_frame(defects.to_frame()), stage / path.name, FORMATS[fmt][0], "defects")
         return [path]
     det_fields: Sequence[Any] = DETECTION_FIELDS
     det_frame = dets.to_frame()
@@ -190,25 +193,29 @@ def export_run(
     if fmt == "gpkg":
         target = out if out.suffix else out / f"{store.run_id}{ext}"
     else:
-        out.mkdir(parents=True, exist_ok=True)
         target = out / f"{store.run_id}{ext}"
-    try:
-        written = export_layers(layers, target, fmt, crs=crs, strict=False)
-    except GeoExportError as exc:
-        raise ExportError(f"cannot export: {exc}", path=target) from exc
     review = _review_frame(store)
-    if fmt == "gpkg":
-        _write(review, target, "GPKG", "review_log")
-    else:
-        path = out / f"{store.run_id}_review_log.csv"
-        review.to_csv(path, index=False)
-        written.append(path)
-    if fmt == "shp":
-        written += [
-            p.with_suffix(x)
-            for p in list(written)
-            if p.suffix == ".shp"
-            for x in (".shx", ".dbf", ".prj", ".cpg")
-            if p.with_suffix(x).exists()
-        ]
-    return written
+    # everything goes to a staging folder first: a failure leaves no partial export behind
+    with staged_output(target.parent) as stage:
+        try:
+            names = [
+                p.name
+                for p in export_layers(layers, stage / target.name, fmt, crs=crs, strict=False)
+            ]
+        except GeoExportError as exc:
+            raise ExportError(f"cannot export: {exc}", path=target) from exc
+        if fmt == "gpkg":
+            _write(review, stage / target.name, "GPKG", "review_log")
+        else:
+            review_name = f"{store.run_id}_review_log.csv"
+            review.to_csv(stage / review_name, index=False)
+            names.append(review_name)
+        if fmt == "shp":
+            names += [
+                Path(n).with_suffix(x).name
+                for n in list(names)
+                if n.endswith(".shp")
+                for x in (".shx", ".dbf", ".prj", ".cpg", ".fields.csv", ".fields.txt")
+                if (stage / n).with_suffix(x).exists()
+            ]
+    return [target.parent / n for n in names]

@@ -31,3 +31,27 @@ def small_flight(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimResult, P
     out = tmp_path_factory.mktemp("flight")
     res = simulate_flight(SMALL_FLIGHT, out)
     return res, out
+
+
+@pytest.fixture(scope="session")
+def small_run(
+    small_flight: tuple[SimResult, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """``small_flight`` processed by ``survey process`` (no RGB model; about 5 s): a run with
+    defects, detections, route, coverage, footprints and flight path. Tests must not modify it
+    (copy it first)."""
+    import dataclasses
+
+    from survey.config import Config
+    from survey.process.pipeline import process_flight
+
+    _, flight = small_flight
+    run = tmp_path_factory.mktemp("small_run") / "run"
+    c = Config()
+    cfg = dataclasses.replace(
+        c,
+        pipeline=dataclasses.replace(c.pipeline, progress=False),
+        process=dataclasses.replace(c.process, models=["none"], basemap="", exports=["csv"]),
+    )
+    process_flight(flight, run, config=cfg)
+    return run
