@@ -138,6 +138,7 @@ class VehicleLink:
         self._att: deque[tuple[float, ...]] = deque(maxlen=n)  # t, roll, pitch, yaw
         self._gim: deque[tuple[float, ...]] = deque(maxlen=n)  # t, pitch, roll, yaw
         self._t_last = math.nan
+        self.utc_minus_boot_s = math.nan  # from SYSTEM_TIME (GNSS time minus time since boot)
         self.triggers: deque[CameraTrigger] = deque(maxlen=10_000)
         self._raw_listeners: list[Callable[[bytes, Any], None]] = []
         self._last_wall = time.monotonic()
@@ -220,6 +221,8 @@ class VehicleLink:
             )
             with self._lock:
                 self._pos.append(row)
+        elif name == "SYSTEM_TIME" and msg.time_unix_usec > 0:
+            self.utc_minus_boot_s = msg.time_unix_usec / 1e6 - msg.time_boot_ms / 1000.0
         elif name == "CAMERA_FEEDBACK":
             self.triggers.append(
                 CameraTrigger(
@@ -231,6 +234,11 @@ class VehicleLink:
                     float(msg.alt_msl),
                 )
             )
+
+    @property
+    def t_boot_now_s(self) -> float:
+        """The newest autopilot time received (NaN before the first timed message)."""
+        return self._t_last
 
     def add_raw_listener(self, cb: Callable[[bytes, Any], None]) -> None:
         """Call ``cb(packet_bytes, message)`` for every message received."""

@@ -606,6 +606,7 @@ class SimFrame:
     index: int
     image: np.ndarray
     t_boot_s: float
+    t_arrival_s: float = math.nan  # time.monotonic() when the camera delivered it
 
 
 class SimFrameSource:
@@ -658,7 +659,7 @@ class SimFrameSource:
                 wait = self.autopilot.clock.wall_until(t_log)
                 if wait > 0:
                     time.sleep(wait)
-                yield SimFrame(i, img, self.autopilot.boot_s(t_log))
+                yield SimFrame(i, img, self.autopilot.boot_s(t_log), time.monotonic())
                 i += 1
         finally:
             cap.release()
