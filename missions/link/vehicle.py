@@ -353,8 +353,13 @@ def _interp(
     if arr.ndim != 2 or len(arr) == 0:
         return None
     ts = arr[:, 0]
-    if len(arr) == 1 or not ts[0] <= t <= ts[-1]:
-        return arr[0, 1:].copy() if len(arr) and abs(ts[-1] - t) < 1e-6 else None
+    eps = 1e-3  # frame times carry float rounding; a sample within 1 ms is "at" the frame
+    if t > ts[-1]:
+        return arr[-1, 1:].copy() if t - ts[-1] < eps else None
+    if t < ts[0]:
+        return arr[0, 1:].copy() if ts[0] - t < eps else None
+    if len(arr) == 1:
+        return arr[0, 1:].copy()
     j = int(np.clip(np.searchsorted(ts, t), 1, len(ts) - 1))
     i = j - 1
     dt = ts[j] - ts[i]

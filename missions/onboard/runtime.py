@@ -150,6 +150,9 @@ class Runtime:
     def run(self) -> FlySummary:
         """Fly until the stream ends or :attr:`stop` is set; the recording is closed on exit."""
         t0 = time.monotonic()
+        # GNSS time (SYSTEM_TIME) names the saved frames and stamps the tlog: wait a little for it
+        while not math.isfinite(self.link.utc_minus_boot_s) and time.monotonic() - t0 < 3.0:
+            time.sleep(0.02)
         cap = threading.Thread(target=self._capture, name="capture", daemon=True)
         cap.start()
         try:

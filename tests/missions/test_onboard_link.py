@@ -149,3 +149,20 @@ def test_link_loss_then_reconnect(flying) -> None:  # type: ignore[no-untyped-de
     assert link.pose_at(t_lost + 2.0) is None
     assert wait_for(lambda: link.reconnects >= 1 and not link.state().lost, timeout_s=20)
     assert wait_for(lambda: link.latest().t_boot_s > t_lost + 3.0)
+
+
+def test_pose_at_the_newest_sample_is_the_newest_sample() -> None:
+    """A frame stamped a hair after the newest sample gets that sample, not the oldest one."""
+    link = VehicleLink("udp:127.0.0.1:1")
+    for k in range(3):
+        link._pos.append((10.0 + 0.1 * k, 48.0 + k, 15.0, 300.0, 25.0))
+        link._att.append((10.0 + 0.1 * k, 0.0, 0.0, 170.0 + 10.0 * k))
+    p = link.pose_at(10.2 + 5e-8)
+    assert p is not None and p.lat_deg == 48.0 + 2 and p.yaw_deg == 190.0
+    assert link.pose_at(10.21) is None and link.pose_at(9.99) is None
+    assert link.pose_at(10.15).lat_deg == pytest.approx(49.5)
+    assert link.pose_at(10.05).yaw_deg == pytest.approx(175.0)
+    # a gap longer than max_gap_s (telemetry lost) locates nothing
+    link._pos.append((11.0, 51.0, 15.0, 300.0, 25.0))
+    link._att.append((11.0, 0.0, 0.0, 0.0))
+    assert link.pose_at(10.6) is None
