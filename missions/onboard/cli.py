@@ -24,7 +24,7 @@ import click
 
 from missions.errors import MissionError
 
-__all__ = ["fly", "fly_simulated", "preflight"]
+__all__ = ["diff", "fly", "fly_simulated", "preflight"]
 
 
 def _camera_model(intr: dict[str, Any]) -> Any:
@@ -331,3 +331,36 @@ def fly(
     finally:
         if ap is not None:
             ap.stop()
+
+
+@click.command()
+@click.argument("run_a", type=click.Path(exists=True))
+@click.argument("run_b", type=click.Path(exists=True))
+@click.option("--radius-m", type=float, default=3.0, show_default=True, help="Pairing radius.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+def diff(run_a: str, run_b: str, radius_m: float, as_json: bool) -> None:
+    """Defects found by both runs, by one only, and position and class disagreements."""
+    from geo.chainage import format_km
+    from missions.onboard.diff import diff_runs, load_run, summary
+
+    try:
+        a, b = load_run(run_a), load_run(run_b)
+    except MissionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = diff_runs(a, b, radius_m)
+    s = summary(rows, a, b)
+    if as_json:
+        click.echo(json.dumps(s, indent=1, default=lambda v: None))
+        return
+    click.echo(f"{'chainage':>10}  {'result':<7} {'A':<18} {'B':<18} {'dist m':>6}")
+    for r in rows:
+        dist = "" if math.isnan(r.distance_m) else f"{r.distance_m:.2f}"
+        click.echo(
+            f"{format_km(r.chainage_m):>10}  {r.kind:<7} {r.class_a:<18} {r.class_b:<18} {dist:>6}"
+        )
+    share = s["share_of_b_found_by_a"]
+    click.echo(
+        f"both {s['both']}, class disagreements {s['class_disagreements']}, A only {s['a_only']}, "
+        f"B only {s['b_only']}; A found {share if share is None else f'{share:.0%}'} of B; "
+        f"median position difference {s['position_diff_median_m']} m"
+    )
