@@ -33,7 +33,7 @@ def write(path: Path, rows: list[tuple[str, float, float]]) -> Path:
 
 
 def test_pairs_by_class_and_distance(tmp_path: Path) -> None:
-    a = write(
+    write(
         tmp_path / "a" / "onboard" / "defects.json",
         [
             ("broken_rail", 0, 0),
