@@ -230,3 +230,15 @@ def test_check_fails_without_a_vehicle(small_flight, tmp_path) -> None:  # type:
     assert (
         "FAIL  link" in res.output and "FAIL  camera" in res.output and "PASS  disk" in res.output
     )
+
+
+@pytest.mark.slow
+def test_demo_live(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from missions.onboard.demo_live import run_live_demo
+
+    lines: list[str] = []
+    res = run_live_demo(tmp_path, echo=lines.append)
+    assert any("GCS <- S" in line for line in lines)
+    assert (tmp_path / "postflight" / "summary.json").is_file()
+    truth = res["truth"]
+    assert truth["both"] > 0 and truth["position_diff_median_m"] < 3.0
