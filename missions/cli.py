@@ -217,12 +217,23 @@ def _report(summary: dict[str, Any], as_json: bool, headline: str) -> None:
     show_default=True,
     help="Where the demonstration flights and runs go (replaced if they exist).",
 )
-def demo(out: str) -> None:
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Fly a simulated rail survey through the simulated autopilot with `survey fly` "
+    "(alerts as they happen), process the recording and print the diffs.",
+)
+def demo(out: str, live: bool) -> None:
     """The built-in demonstration: simulate a rail survey and a thermal leak survey, process
     both (located defects, map, GeoPackage, report), and say where everything is."""
     from missions.demo import run_demo
 
     try:
+        if live:
+            from missions.onboard.demo_live import run_live_demo
+
+            run_live_demo(out, echo=click.echo)
+            return
         run_demo(out, echo=click.echo)
     except MissionError as exc:
         raise _fail(exc) from exc
