@@ -124,7 +124,8 @@ def test_inspect_damaged_track_names_file_and_place(
     p = make(tmp_path / name)  # type: ignore[operator]
     where = damage(p)  # type: ignore[operator]
     r = CliRunner().invoke(cli, ["inspect", str(p)])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # an unreadable input fails the command (docs/robustness.md)
+    assert "1 of 1 path(s) unreadable" in r.output, r.output
     assert r.output.startswith(f"{p}: "), r.output  # still recognised by its bytes
     assert "  readable: False\n" in r.output
     assert f"  error: {p}, {where}" in r.output, r.output
