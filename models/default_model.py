@@ -40,9 +40,13 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_INSTANCE_MODELS: dict[str, str] = {
     "maskrcnn": "maskrcnn_default.pth",
     "rail": "rail_sim_maskrcnn.pth",
+    "fastening": "fastening_lite0.pth",
 }
 #: how to make a shipped model that an installation lacks
-_MAKE = {"rail": "`python bench/e2e_train_detector.py --dest models/weights/rail_sim_maskrcnn.pth`"}
+_MAKE = {
+    "rail": "`python bench/e2e_train_detector.py --dest models/weights/rail_sim_maskrcnn.pth`",
+    "fastening": "`python -m models.fastening --dest models/weights/fastening_lite0.pth`",
+}
 
 RECIPE: dict[str, Any] = {
     "preset": "mask_rcnn_R18_FPN_jetson",

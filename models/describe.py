@@ -16,6 +16,16 @@ import yaml
 __all__ = ["describe_model_path"]
 
 
+def _backbone(model: dict[str, Any]) -> str:
+    """``ResNet-18 FPN``, ``EfficientNet-Lite0 FPN (ImageNet)``, ... from a config's MODEL."""
+    name = str((model.get("BACKBONE") or {}).get("NAME", ""))
+    if "efficientnet" in name:
+        e = model.get("EFFICIENTNET") or {}
+        lite = str(e.get("NAME", "?")).replace("efficientnet-lite", "EfficientNet-Lite")
+        return f"{lite} FPN" + (" (ImageNet weights)" if e.get("PRETRAINED") else "")
+    return f"ResNet-{(model.get('RESNETS') or {}).get('DEPTH', '?')} FPN"
+
+
 def _run(p: Path) -> dict[str, Any]:
     info = json.loads((p / "run.json").read_text(encoding="utf-8"))
     cfg = yaml.safe_load((p / "config.yaml").read_text(encoding="utf-8")) or {}
@@ -34,7 +44,7 @@ def _run(p: Path) -> dict[str, Any]:
     return {
         "kind": "model training run",
         "meta_architecture": info.get("meta_architecture", model.get("META_ARCHITECTURE")),
-        "backbone": f"ResNet-{model.get('RESNETS', {}).get('DEPTH', '?')} FPN",
+        "backbone": _backbone(model),
         "classes": info.get("classes"),
         "train": info.get("train"),
         "val": info.get("val"),
@@ -68,10 +78,63 @@ def _bundle(p: Path) -> dict[str, Any]:
     }
 
 
+def _card(p: Path, card: Path) -> dict[str, Any]:
+    """An instance model file with its model card ``NAME.card.json`` beside it."""
+    meta = json.loads(card.read_text(encoding="utf-8"))
+    r = meta.get("recipe") or {}
+    warnings = []
+    if not p.is_file():
+        warnings.append(f"the weights {p.name} are missing beside {card.name}")
+
+    def r3(v: Any) -> Any:
+        return round(float(v), 3) if isinstance(v, int | float) else v
+
+    def scores(split: str) -> dict[str, Any]:
+        s = meta.get(split) or {}
+        d = s.get("defects") or {}
+        return {
+            "images": s.get("images"),
+            "box_AP": r3((s.get("bbox") or {}).get("AP")),
+            "box_AP50": r3((s.get("bbox") or {}).get("AP50")),
+            "precision": r3(s.get("precision")),
+            "recall": r3(s.get("recall")),
+            "per_class_AP": {c: r3(v.get("box_ap")) for c, v in (s.get("per_class") or {}).items()},
+            "defects_AP": {c: r3(v.get("box_ap")) for c, v in (d.get("per_class") or {}).items()},
+            "defects_tp_fp_fn": {
+                c: [v.get("tp"), v.get("fp"), v.get("fn")]
+                for c, v in (d.get("per_class") or {}).items()
+            },
+        }
+
+    return {
+        "kind": "instance model file (with model card)",
+        "size_mb": round(p.stat().st_size / 2**20, 1) if p.is_file() else None,
+        "preset": r.get("preset"),
+        "module": r.get("module"),
+        "classes": r.get("classes"),
+        "defect_classes": meta.get("defect_classes"),
+        "iterations": meta.get("iterations"),
+        "checkpoint": f"iteration {meta.get('best_iter')}, {meta.get('checkpoint_chosen_on')}",
+        "score_threshold": meta.get("score_threshold"),
+        "threshold_chosen_on": meta.get("threshold_chosen_on"),
+        "gsd_m": meta.get("gsd_m"),
+        "max_gsd_m": meta.get("max_gsd_m"),
+        "data": meta.get("sources"),
+        "train": r.get("train"),
+        "val": scores("val"),
+        "test": scores("test"),
+        "warnings": warnings,
+    }
+
+
 def describe_model_path(path: Path) -> dict[str, Any] | None:
-    """Summary of a run folder or export bundle, or None when ``path`` is neither."""
+    """Summary of a run folder, an export bundle or a model file with a model card
+    (``NAME.card.json`` beside ``NAME.pth``), or None when ``path`` is none of them."""
     p = Path(path)
     try:
+        card = p.with_suffix(".card.json") if p.suffix == ".pth" else p
+        if card.name.endswith(".card.json") and card.is_file():
+            return _card(card.with_name(card.name[: -len(".card.json")] + ".pth"), card)
         if p.is_dir() and (p / "config.yaml").is_file() and (p / "run.json").is_file():
             return _run(p)
         mj = p / "model.json" if p.is_dir() else p

@@ -161,12 +161,43 @@ class FrameResult:
 
 
 class _Member:
+    """One model of a suite, with what its file's ``meta`` says about using it.
+
+    ``defect_classes`` (meta ``defect_classes``): model class -> reported class, ``None`` for a
+    class that is not a defect (a component detector's "clip", "bolt"); classes it does not
+    name keep their names. ``gsd_m``: the ground sample distance it was trained at (0: not
+    stated); ``max_gsd_m``: the coarsest frames it is run on (0: any).
+    """
+
     def __init__(self, spec: str, path: Path, kind: str, predictor: Any) -> None:
         self.spec, self.path, self.kind, self.predictor = spec, path, kind, predictor
+        meta = embedded_meta(path) if path.is_file() else {}
+        dmap = meta.get("defect_classes")
+        self.defect_classes: dict[str, str | None] = dict(dmap) if isinstance(dmap, dict) else {}
+        self.gsd_m = float(meta.get("gsd_m") or 0.0)
+        self.max_gsd_m = float(meta.get("max_gsd_m") or 0.0)
+
+    @property
+    def model_class_names(self) -> tuple[str, ...]:
+        return tuple(self.predictor.class_names)
+
+    def reported(self, cls: str) -> str | None:
+        """The class a detection of model class ``cls`` is reported as (None: dropped)."""
+        return self.defect_classes.get(cls, cls)
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return tuple(self.predictor.class_names)
+        """The reported classes (model classes mapped, components left out)."""
+        out: list[str] = []
+        for c in self.model_class_names:
+            r = self.reported(c)
+            if r is not None and r not in out:
+                out.append(r)
+        return tuple(out)
+
+    def runs_at(self, gsd_mm: float | None) -> bool:
+        """Whether the model is run on a frame of this GSD (mm/px; None: unknown, run)."""
+        return not (self.max_gsd_m > 0 and gsd_mm is not None and gsd_mm > 1000.0 * self.max_gsd_m)
 
 
 class ModelSuite:
@@ -230,13 +261,34 @@ class ModelSuite:
             names += [c for c in m.class_names if c not in names]
         self.class_names = tuple(names)
 
-    def __call__(
-        self, image_bgr: np.ndarray, *, gsd_mm: float | None = None, roi: np.ndarray | None = None
-    ) -> FrameResult:
-        """Run every model on a BGR ``uint8`` frame and merge their findings.
+    def scale_groups(self, gsd_m: float = 0.0) -> list[tuple[tuple[int, ...], float]]:
+        """Members that share a working scale: ``[(member indices, target GSD m), ...]``.
 
-        ``gsd_mm`` (mm per pixel) gives physical sizes and crack severity; ``roi`` (a pixel
-        polygon or a boolean mask) limits the analysis to a region such as the asset corridor.
+        ``gsd_m`` > 0 (``[process] detect_gsd_m``) is every member's target; otherwise each
+        member's own training GSD (``meta`` ``gsd_m``; 0: frames are not resampled). A frame
+        finer than its group's target is resampled to it before that group runs, so a coarse
+        model (the simulated-rail detector, 28 mm/px) and a fine one (fastenings, 2.5 mm/px)
+        each see the frame at their own scale.
+        """
+        groups: dict[float, list[int]] = {}
+        for k, m in enumerate(self.members):
+            groups.setdefault(float(gsd_m) if gsd_m > 0 else m.gsd_m, []).append(k)
+        return [(tuple(v), g) for g, v in groups.items()]
+
+    def __call__(
+        self,
+        image_bgr: np.ndarray,
+        *,
+        gsd_mm: float | None = None,
+        roi: np.ndarray | None = None,
+        members: Sequence[int] | None = None,
+    ) -> FrameResult:
+        """Run every model (or those at ``members``) on a BGR ``uint8`` frame and merge their
+        findings.
+
+        ``gsd_mm`` (mm per pixel) gives physical sizes and crack severity, and skips a model
+        on frames coarser than its ``max_gsd_m``; ``roi`` (a pixel polygon or a boolean mask)
+        limits the analysis to a region such as the asset corridor.
         """
         img = np.asarray(image_bgr)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -244,7 +296,9 @@ class ModelSuite:
         h, w = img.shape[:2]
         masks = np.zeros((len(self.class_names), h, w), bool)
         instances: list[dict[str, Any]] = []
-        for m in self.members:
+        for k, m in enumerate(self.members):
+            if (members is not None and k not in members) or not m.runs_at(gsd_mm):
+                continue
             if m.kind == "semantic":
                 instances += self._semantic(m, img, masks, gsd_mm, roi)
             else:
@@ -261,7 +315,10 @@ class ModelSuite:
     ) -> list[dict[str, Any]]:
         pred = m.predictor.predict(img, roi=roi)
         out: list[dict[str, Any]] = []
-        for k, cls in enumerate(pred.class_names):
+        for k, model_cls in enumerate(pred.class_names):
+            cls = m.reported(model_cls)
+            if cls is None:
+                continue
             cracks = measure_cracks(
                 pred.masks[k],
                 prob=pred.probs[k],
@@ -290,9 +347,12 @@ class ModelSuite:
         rgb = np.ascontiguousarray(img[..., ::-1])  # the instance predictor takes RGB
         dets = m.predictor(rgb, roi=roi)
         out: list[dict[str, Any]] = []
-        names = dets.class_names or m.class_names
+        names = dets.class_names or m.model_class_names
         for i in range(len(dets)):
-            cls = names[int(dets.class_ids[i])]
+            model_cls = names[int(dets.class_ids[i])]
+            cls = m.reported(model_cls)
+            if cls is None:
+                continue  # a component, not a defect
             crop, x0, y0 = dets.mask_crop(i)
             masks[
                 self.class_names.index(cls), y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]
@@ -322,6 +382,8 @@ class ModelSuite:
                 rec["severity"] = int(
                     self.scale.grade(np.array([wmm]), np.array([rec["length_m"]]))[0]
                 )
+            if model_cls != cls:
+                rec["model_class"] = model_cls
             out.append({**rec, "model": m.spec})
         return out
 

@@ -1,8 +1,10 @@
 """Stage ``detect``: the RGB model suite on the selected frames, over the corridor only.
 
 Frames stream from :class:`~survey.process.frames.FrameReader` through a bounded prefetch
-queue. A frame finer than ``[process] detect_gsd_m`` is first resampled to that ground sample
-distance (the models' training scale; 12 MP stills then cost a fraction of their pixels).
+queue. A frame finer than ``[process] detect_gsd_m`` (default: each model's own training GSD,
+models that share one run together) is first resampled to that ground sample distance (12 MP
+stills then cost a fraction of their pixels); a model with a ``max_gsd_m`` (the fastening
+detector: 4 mm/px) skips frames coarser than that.
 The corridor mask of the frame (from ``select``) is cut into horizontal bands of one tile's
 height; each band is cropped to the columns where the corridor is, and only those crops go
 through the model suite (:class:`models.semseg.suite.ModelSuite`: semantic and Mask R-CNN
@@ -154,9 +156,16 @@ def crop_box(
 
 
 def _frame_result(
-    suite: Any, img: np.ndarray, roi: np.ndarray, step: int, scale: float, gsd_m: float
+    suite: Any,
+    img: np.ndarray,
+    roi: np.ndarray,
+    step: int,
+    scale: float,
+    gsd_m: float,
+    members: tuple[int, ...] | None = None,
 ) -> tuple[list[dict[str, Any]], float]:
-    """Instances in full-resolution pixel coordinates, and the seconds spent in the models."""
+    """Instances in full-resolution pixel coordinates, and the seconds spent in the models
+    (those at ``members`` of the suite; default all), the frame resampled by ``scale``."""
     import cv2
 
     work = img
@@ -173,7 +182,7 @@ def _frame_result(
     ):
         crop = np.ascontiguousarray(work[y0:y1, x0:x1])
         t0 = time.perf_counter()
-        res = suite(crop, gsd_mm=1000.0 * gsd_m / scale)
+        res = suite(crop, gsd_mm=1000.0 * gsd_m / scale, members=members)
         t_model += time.perf_counter() - t0
         for d in res.instances:
             ring = np.asarray(d["polygon"], float) + [x0, y0]
@@ -216,6 +225,7 @@ def detect_rgb(
         save_json(out / "detect.json", summary)
         return summary
     suite = None
+    groups: list[tuple[tuple[int, ...], float]] = []
     gsd_target = pc.detect_gsd_m
     specs = model_specs(cfg, ctx.params.get("asset_kind_resolved") or "rail")
     if [m.lower() for m in specs] == ["none"]:
@@ -242,9 +252,13 @@ def detect_rgb(
             ) from exc
         summary["models"] = [m.spec for m in suite.members]
         summary["classes"] = list(suite.class_names)
+        groups = suite.scale_groups(gsd_target)
         if gsd_target <= 0:
             gsd_target = training_gsd(suite)
         summary["detect_gsd_m"] = gsd_target
+        summary["model_gsd_m"] = {
+            suite.members[k].spec: g for idx, g in groups for k in idx
+        }  # each model's working scale
     items = out / "items"
     items.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -262,14 +276,16 @@ def detect_rgb(
         for row, img in ctx.progress(frames, total=len(todo), unit="frame"):
             rec: dict[str, Any] = {"row": row, "detections": [], "model_s": 0.0}
             if img is not None:
-                scale = 1.0
-                if gsd_target > 0 and gsd_of[row] < 0.8 * gsd_target:  # 20 % finer: resample
-                    scale = gsd_of[row] / gsd_target
-                inst, t_model = (
-                    _frame_result(suite, img, roi_of[row], sel.roi_step_px, scale, gsd_of[row])
-                    if suite is not None
-                    else ([], 0.0)
-                )
+                inst, t_model = [], 0.0
+                for idx, g in groups:
+                    scale = 1.0
+                    if g > 0 and gsd_of[row] < 0.8 * g:  # 20 % finer: resample
+                        scale = gsd_of[row] / g
+                    found, t = _frame_result(
+                        suite, img, roi_of[row], sel.roi_step_px, scale, gsd_of[row], idx
+                    )
+                    inst += found
+                    t_model += t
                 rec["model_s"] = t_model
                 h, w = img.shape[:2]
                 frame_rel = frame_file(sp, row)

@@ -4,13 +4,13 @@ the asset kind's defects), loading the suite, and the ground sample distance it 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from survey.config import Config
 from survey.errors import SurveyError
 
 __all__ = [
+    "COMPANIONS",
     "KIND_CLASSES",
     "DetectionModelError",
     "load_suite",
@@ -25,25 +25,35 @@ __all__ = [
 KIND_CLASSES: dict[str, frozenset[str]] = {
     "rail": frozenset({"broken_rail", "missing_fastener", "sleeper_defect", "rail_head_damage",
                        "ballast_defect", "drainage", "obstruction", "joint_defect",
-                       "corrugation"}),
+                       "corrugation", "fastening_defect"}),
     "pipeline": frozenset({"coating_corrosion", "exposed_pipe", "third_party_activity",
                            "vegetation_stress", "erosion_subsidence", "surface_steam_water"}),
 }  # fmt: skip
 
 
 def shipped_model_classes(name: str) -> set[str]:
-    """The classes of a shipped model (from its embedded config); ``ModelError`` when the name
-    is unknown or its file is not installed."""
+    """The defect classes a shipped model reports (its embedded config's classes, mapped by its
+    ``meta`` ``defect_classes``, components left out); ``ModelError`` when the name is unknown
+    or its file is not installed."""
     import yaml
 
-    from models.semseg.suite import embedded_config_text, resolve_model
+    from models.semseg.suite import embedded_config_text, embedded_meta, resolve_model
 
-    doc = yaml.safe_load(embedded_config_text(resolve_model(name)) or "") or {}
-    return set((doc.get("SURVEY") or {}).get("CLASSES") or [])
+    path = resolve_model(name)
+    doc = yaml.safe_load(embedded_config_text(path) or "") or {}
+    dmap = embedded_meta(path).get("defect_classes") or {}
+    classes = [dmap.get(c, c) for c in (doc.get("SURVEY") or {}).get("CLASSES") or []]
+    return {c for c in classes if c}
+
+
+#: shipped specialist models that "auto" runs beside the chosen one, when installed: the
+#: fastening detector (real track photos; only on frames of 4 mm/px or finer)
+COMPANIONS: dict[str, tuple[str, ...]] = {"rail": ("fastening",)}
 
 
 def shipped_models_for(kind: str) -> list[str]:
-    """Shipped model names whose classes include this asset kind's RGB defects."""
+    """The shipped model that knows most of this asset kind's RGB defects, then its installed
+    :data:`COMPANIONS`."""
     from models.default_model import SHIPPED_INSTANCE_MODELS
     from models.errors import ModelError
     from models.weights import SHIPPED
@@ -57,7 +67,11 @@ def shipped_models_for(kind: str) -> list[str]:
         n = len(classes & KIND_CLASSES.get(kind, frozenset()))
         if n:
             found.append((-n, k, name))
-    return [min(found)[2]] if found else []
+    if not found:
+        return []
+    best = min((f for f in found if f[2] not in COMPANIONS.get(kind, ())), default=min(found))[2]
+    extra = [n for n in COMPANIONS.get(kind, ()) if n != best and n in {f[2] for f in found}]
+    return [best, *extra]
 
 
 def model_specs(cfg: Config, asset_kind: str) -> list[str]:
@@ -95,10 +109,8 @@ class DetectionModelError(SurveyError, RuntimeError):
 
 
 def training_gsd(suite: Any) -> float:
-    """The finest ground sample distance the suite's models were trained at (their ``meta``
-    ``gsd_m``), or 0 when none says."""
-    from models.semseg.suite import embedded_meta
-
-    found = [float(embedded_meta(Path(m.path)).get("gsd_m") or 0.0) for m in suite.members]
-    found = [g for g in found if g > 0]
+    """The finest ground sample distance the suite's general models were trained at (their
+    ``meta`` ``gsd_m``; specialists with a ``max_gsd_m`` only when no other says), or 0."""
+    found = [m.gsd_m for m in suite.members if m.gsd_m > 0 and not m.max_gsd_m]
+    found = found or [m.gsd_m for m in suite.members if m.gsd_m > 0]
     return min(found) if found else 0.0

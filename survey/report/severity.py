@@ -39,6 +39,7 @@ BASE_LEVELS: dict[str, int] = {
     "obstruction": 5,
     "joint_defect": 4,
     "missing_fastener": 3,
+    "fastening_defect": 3,
     "sleeper_defect": 3,
     "rail_head_damage": 3,
     "corrugation": 2,
