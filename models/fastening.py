@@ -254,7 +254,7 @@ def train_fastening_model(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train (resuming when ``work/run`` exists), tune on val, score val and test, package."""
-    from models.default_model import package_run, tune_threshold
+    from models.default_model import package_run
     from models.training.engine import load_run_config
     from models.training.engine import train as run_training
 
@@ -283,7 +283,10 @@ def train_fastening_model(
     d_recs, d_dets = defect_view(*val_pred)
     dsweep = evaluate(d_recs, d_dets, list(DEFECTS)).meta
     thr = float(dsweep["best_f1_threshold"])
-    tuned_all = tune_threshold(run, val)
+    sweep_all = evaluate(val_pred[0], val_pred[1], val_pred[2]).meta
+    tuned_all = next(
+        x for x in sweep_all["threshold_sweep"] if x["threshold"] == sweep_all["best_f1_threshold"]
+    )
     best = (
         json.loads((run / "eval" / "best.json").read_text())
         if (run / "eval" / "best.json").is_file()
