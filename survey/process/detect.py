@@ -281,6 +281,9 @@ def detect_rgb(
                     scale = 1.0
                     if g > 0 and gsd_of[row] < 0.8 * g:  # 20 % finer: resample
                         scale = gsd_of[row] / g
+                    gsd_mm = 1000.0 * gsd_of[row] / scale
+                    if not any(suite.members[k].runs_at(gsd_mm) for k in idx):
+                        continue  # e.g. the fastening detector on a 28 mm/px frame: no crops
                     found, t = _frame_result(
                         suite, img, roi_of[row], sel.roi_step_px, scale, gsd_of[row], idx
                     )
