@@ -240,6 +240,15 @@ class VehicleLink:
         """The newest autopilot time received (NaN before the first timed message)."""
         return self._t_last
 
+    @property
+    def t_pose_newest_s(self) -> float:
+        """The newest autopilot time up to which both position and attitude are buffered (NaN
+        before both have a sample): a pose at a time past it is not yet known, not lost."""
+        with self._lock:
+            if not self._pos or not self._att:
+                return math.nan
+            return min(self._pos[-1][0], self._att[-1][0])
+
     def add_raw_listener(self, cb: Callable[[bytes, Any], None]) -> None:
         """Call ``cb(packet_bytes, message)`` for every message received."""
         self._raw_listeners.append(cb)

@@ -187,7 +187,9 @@ class Runtime:
         end = time.monotonic() + self.cfg.pose_wait_s
         while True:
             p = self.link.pose_at(t)
-            newest = self.link.t_boot_now_s
+            # both channels must have passed t: the attitude of a row can arrive before its
+            # position, and a pose asked for between the two is late, not lost
+            newest = self.link.t_pose_newest_s
             if p is not None or (math.isfinite(newest) and newest >= t):
                 return p
             if time.monotonic() >= end or self.stop.is_set():

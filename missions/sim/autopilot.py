@@ -80,6 +80,9 @@ DEFAULT_PARAMS: dict[str, float] = {
 
 GUIDED = 4  # ArduCopter custom mode
 
+#: Log seconds of telemetry rows the vehicle catches up on after the host stalled its loop.
+MAX_CATCH_UP_S = 3.0
+
 
 @dataclass(frozen=True)
 class ReplayTrack:
@@ -261,6 +264,8 @@ class SimAutopilot:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.sent = 0
+        dt = float(np.median(np.diff(self.track.t_s))) if len(self.track.t_s) > 1 else 0.1
+        self._catch_up_rows = max(1, int(math.ceil(MAX_CATCH_UP_S / max(dt, 1e-3))))
 
     # ------------------------------------------------------------------ public API
     def start(self) -> SimAutopilot:
@@ -337,8 +342,12 @@ class SimAutopilot:
                         next_hb = time.monotonic() + 1.0 / min(self.clock.speed, 5.0)
                         self._send_slow(max(row, 0), now)
                     if row > last_row:
-                        # at high speed skip to the latest few rows, as a rate-limited link would
-                        for r in range(max(last_row + 1, row - 4, 0), row + 1):
+                        # every row since the last pass: a host too busy to run this loop for a
+                        # while must not turn into a telemetry gap (an autopilot does not stall
+                        # with its companion computer); only a stall longer than
+                        # MAX_CATCH_UP_S of log time (or drop_link) loses rows
+                        first = max(last_row + 1, row - self._catch_up_rows, 0)
+                        for r in range(first, row + 1):
                             self._send_row(r)
                 else:
                     pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from missions.onboard.defects import Alerter, OnlineDefect
 from missions.onboard.runtime import FlyConfig
 from tests.missions.test_onboard_link import free_udp_port
 
-FAST = FlyConfig(alert_interval_s=0.2)
+# pose_wait_s: a loaded CI host may run the simulated autopilot's thread late
+FAST = FlyConfig(alert_interval_s=0.2, pose_wait_s=3.0)
 
 
 def truth_defects(folder: Path):  # type: ignore[no-untyped-def]
@@ -50,7 +52,11 @@ def test_defects_are_where_the_truth_is(flown) -> None:  # type: ignore[no-untyp
     fr = pd.read_csv(folder / "truth" / "frames_rgb_video.csv")
     along_m = float(fr["gsd_m"].median()) * 240
     expected = 1 + int((fr["chainage_m"].max() - fr["chainage_m"].min()) // (0.5 * along_m))
-    assert expected <= s["frames_analysed"] <= expected + 2, (expected, s)
+    # a frame whose telemetry came too late (a busy host) is analysed unlocated, outside the
+    # distance rule; the located ones follow the rule
+    located = s["frames_analysed"] - s["frames_unlocatable"]
+    assert expected <= located <= expected + 2, (expected, s)
+    assert s["frames_unlocatable"] <= 2, s
     assert s["defects"] == len(found) > 0
     errs = []
     for d in found:
@@ -106,7 +112,15 @@ def test_telemetry_lost_then_back(small_flight, tmp_path) -> None:  # type: igno
     _, folder = small_flight
 
     def inject(rt, ap):  # type: ignore[no-untyped-def]
-        threading.Timer(2.0, ap.drop_link, args=(1.0,)).start()
+        # the link drops for 1 wall second (1.5 s of flight) when the camera reaches frame 40 of
+        # 141: on the flight's clock, not the host's, so a slow start cannot move it
+        def drop() -> None:
+            src_t0 = rt.source.t_start_log_s
+            while ap.clock.now() < src_t0 + 40 / rt.source.fps:
+                time.sleep(0.01)
+            ap.drop_link(1.0)
+
+        threading.Thread(target=drop, daemon=True).start()
 
     s = fly_simulated(
         folder, tmp_path, port=free_udp_port(), speed=1.5, config=FAST, on_runtime=inject
