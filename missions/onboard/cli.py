@@ -82,7 +82,7 @@ def fly_simulated(
     from missions.sim.autopilot import SimAutopilot
 
     fd = Path(flight_dir)
-    with SimAutopilot(fd, port=port, speed=speed) as ap:
+    with SimAutopilot(fd, port=port, speed=speed, hold_until_ground=True) as ap:
         link = open_link(f"udp:127.0.0.1:{port}", timeout_s=10)
         try:
             src = ap.frame_source()
@@ -277,7 +277,8 @@ def fly(
 
         if not connect.startswith("udp:127.0.0.1:"):
             raise click.BadParameter("with --sim, --connect must be udp:127.0.0.1:PORT")
-        ap = SimAutopilot(sd, port=int(connect.rsplit(":", 1)[1]), speed=speed).start()
+        port = int(connect.rsplit(":", 1)[1])
+        ap = SimAutopilot(sd, port=port, speed=speed, hold_until_ground=True).start()
     asset_p = Path(asset) if asset else (sd / "asset.geojson" if sd else None)
     if asset_p is None:
         raise click.BadParameter("--asset is required without --sim", param_hint="--asset")

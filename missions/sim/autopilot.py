@@ -176,16 +176,32 @@ def load_replay(flight_dir: str | Path) -> ReplayTrack:
 
 
 class SimClock:
-    """Log-clock time that starts at ``t0_s`` and runs ``speed`` times the wall clock."""
+    """Log-clock time that starts at ``t0_s`` and runs ``speed`` times the wall clock.
 
-    def __init__(self, t0_s: float, speed: float = 1.0) -> None:
+    A ``held`` clock stands at ``t0_s`` until :meth:`release` (the vehicle waiting on the pad
+    for its ground station).
+    """
+
+    def __init__(self, t0_s: float, speed: float = 1.0, *, held: bool = False) -> None:
         if not speed > 0:
             raise SimulationError(f"speed must be > 0, got {speed}")
         self.t0_s, self.speed = float(t0_s), float(speed)
-        self._m0 = time.monotonic()
+        self._m0: float | None = None if held else time.monotonic()
+
+    @property
+    def held(self) -> bool:
+        """Whether the clock still stands at its start."""
+        return self._m0 is None
+
+    def release(self) -> None:
+        """Start a held clock now (no-op when running)."""
+        if self._m0 is None:
+            self._m0 = time.monotonic()
 
     def now(self) -> float:
         """The simulated log-clock time (UTC POSIX seconds)."""
+        if self._m0 is None:
+            return self.t0_s
         return self.t0_s + (time.monotonic() - self._m0) * self.speed
 
     def wall_until(self, t_s: float) -> float:
@@ -234,6 +250,10 @@ class SimAutopilot:
         Parameters reported (default :data:`DEFAULT_PARAMS`).
     loop : bool
         Start again at the end of the log instead of holding the last sample.
+    hold_until_ground : bool
+        Keep the flight clock at ``start_s`` until the first message from the ground side
+        arrives, so the ground side's telemetry buffer starts before the first frame however
+        long it takes to connect (tests and ``fly_simulated``; a real vehicle does not wait).
     """
 
     def __init__(
@@ -245,6 +265,7 @@ class SimAutopilot:
         start_s: float | None = None,
         params: dict[str, float] | None = None,
         loop: bool = False,
+        hold_until_ground: bool = False,
     ) -> None:
         from missions.link.mav import mavutil
 
@@ -253,7 +274,7 @@ class SimAutopilot:
         self.port = int(port)
         if start_s is None:
             start_s = max(0.0, _first_frame_t(self.flight_dir, self.track) - 2.0)
-        self.clock = SimClock(float(self.track.t_s[0]) + start_s, speed)
+        self.clock = SimClock(float(self.track.t_s[0]) + start_s, speed, held=hold_until_ground)
         self.params = dict(DEFAULT_PARAMS if params is None else params)
         self.loop = loop
         self._mu = mavutil()
@@ -488,6 +509,7 @@ class SimAutopilot:
                 return
             if down:
                 continue
+            self.clock.release()
             self._handle(msg, now)
 
     def _handle(self, msg: Any, now: float) -> None:
@@ -665,9 +687,9 @@ class SimFrameSource:
                 if not ok:
                     return
                 t_log = self.t_start_log_s + i / self.fps
-                wait = self.autopilot.clock.wall_until(t_log)
-                if wait > 0:
-                    time.sleep(wait)
+                # in short sleeps: a held clock (the vehicle on the pad) does not run yet
+                while not self.closed and (wait := self.autopilot.clock.wall_until(t_log)) > 0:
+                    time.sleep(min(wait, 0.05))
                 yield SimFrame(i, img, self.autopilot.boot_s(t_log), time.monotonic())
                 i += 1
         finally:

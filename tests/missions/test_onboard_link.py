@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import socket
 import time
 from pathlib import Path
@@ -166,3 +167,30 @@ def test_pose_at_the_newest_sample_is_the_newest_sample() -> None:
     link._pos.append((11.0, 51.0, 15.0, 300.0, 25.0))
     link._att.append((11.0, 0.0, 0.0, 0.0))
     assert link.pose_at(10.6) is None
+
+
+def test_a_pose_is_known_once_both_channels_passed_it() -> None:
+    """The attitude of a row may arrive before its position: until both are in, a pose at that
+    time is not yet known (the runtime waits), not lost."""
+    link = VehicleLink("udp:127.0.0.1:1")
+    assert math.isnan(link.t_pose_newest_s)
+    link._pos.append((10.0, 48.0, 15.0, 300.0, 25.0))
+    link._att.append((10.0, 0.0, 0.0, 170.0))
+    link._att.append((10.1, 0.0, 0.0, 171.0))
+    link._t_last = 10.1
+    assert link.t_boot_now_s == 10.1 and link.t_pose_newest_s == 10.0
+    assert link.pose_at(10.05) is None  # asked now it would be lost; the runtime waits
+    link._pos.append((10.1, 48.1, 15.0, 300.0, 25.0))
+    assert link.t_pose_newest_s == 10.1
+    assert link.pose_at(10.05).lat_deg == pytest.approx(48.05)
+
+
+def test_a_held_sim_clock_starts_when_released() -> None:
+    from missions.sim.autopilot import SimClock
+
+    c = SimClock(100.0, speed=4.0, held=True)
+    time.sleep(0.05)
+    assert c.held and c.now() == 100.0 and c.wall_until(101.0) == pytest.approx(0.25)
+    c.release()
+    time.sleep(0.05)
+    assert not c.held and 100.15 < c.now() < 101.0
