@@ -62,6 +62,23 @@ def _bundle(p: Path) -> dict[str, Any]:
     files = meta.get("files", {})
     missing = [f for f in files.values() if not (p.parent / f).is_file()]
     bad = [k for k, v in meta.get("parity", {}).items() if not v.get("ok")]
+    if meta.get("kind") == "semantic":
+        return {
+            "kind": "exported semantic model bundle",
+            "formats": sorted(files),
+            "input": meta.get("input", {}).get("shape"),
+            "classes": meta.get("class_names"),
+            "thresholds": meta.get("thresholds"),
+            "tta": meta.get("tta"),
+            "opset": meta.get("opset"),
+            "parity": {
+                k: {kk: v.get(kk) for kk in ("max_abs_prob", "min_mask_iou", "frames")}
+                for k, v in meta.get("parity", {}).items()
+            },
+            "source_model": meta.get("source_model"),
+            "warnings": [f"missing file {m}" for m in missing]
+            + [f"{k} parity failed" for k in bad],
+        }
     return {
         "kind": "exported model bundle",
         "formats": sorted(files),

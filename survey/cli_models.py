@@ -378,9 +378,36 @@ def export_model(
 ) -> None:
     """Export a trained model to ONNX (opset 17) and TorchScript, checking parity with PyTorch.
 
-    The bundle (model.onnx, model.ts, model.json) runs without torch or detectron2 through
-    models.runtime.OnnxDetector (onnxruntime; TensorRT/CUDA providers on a Jetson).
+    RUN is a training run folder or a model file. An instance model's bundle (model.onnx,
+    model.ts, model.json) runs without torch or detectron2 through models.runtime.OnnxDetector
+    (onnxruntime; TensorRT/CUDA providers on a Jetson). A semantic (crack) model, such as the
+    shipped crack_default.pth, exports to ONNX only (any tile size that is a multiple of 32) and
+    runs through models.runtime.OnnxSegmenter with the thresholds and test-time augmentation it
+    was tuned with.
     """
+    from models.semseg.suite import model_kind
+
+    if model_kind(Path(run)) == "semantic":
+        from models.semseg.onnx_export import export_semantic
+
+        wanted = {f.strip().lower() for f in formats.split(",") if f.strip()}
+        if wanted - {"onnx", "torchscript"}:
+            raise click.BadParameter(f"unknown formats {sorted(wanted)}", param_hint="--format")
+        if "torchscript" in wanted and formats != "onnx,torchscript":
+            raise click.BadParameter("a semantic model exports to ONNX only", param_hint="--format")
+        if size is not None:
+            raise click.BadParameter(
+                "a semantic export takes any multiple of 32; the tile size is the model's",
+                param_hint="--size",
+            )
+        sem = export_semantic(run, out_dir, parity_frames=parity_tiles)
+        p = sem["parity"]["onnx"]
+        click.echo(f"{out_dir}: model.onnx, model.json (semantic: {', '.join(sem['class_names'])})")
+        click.echo(
+            f"parity onnx: {len(p['frames'])} frames {p['frames']}, max probability diff "
+            f"{p['max_abs_prob']:.2e}, min mask IoU {p['min_mask_iou']:.4f}"
+        )
+        return
     from models.export.exporter import export_model as run_export
 
     meta = run_export(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from missions.errors import MissionError
 
@@ -60,10 +61,20 @@ def _detectors(models: tuple[str, ...], sim_dir: Path | None) -> list[Any]:
 
             out.append(TruthDetector(sim_dir))
         else:
-            from models.runtime.onnx_detector import OnnxDetector
+            from models.runtime.bundle import read_bundle
 
-            det = OnnxDetector(m)
-            out.append(lambda f, det=det: det(f.image))
+            bundle = read_bundle(m)
+            if bundle.meta["kind"] == "semantic":  # the crack model: each crack one detection
+                from models.runtime.onnx_segmenter import OnnxSegmenter
+
+                seg = OnnxSegmenter(bundle)
+                out.append(lambda f, seg=seg: seg.detections(f.image))
+            else:
+                from models.runtime.onnx_detector import OnnxDetector
+
+                det = OnnxDetector(bundle)
+                # frames are BGR (OpenCV); the detector takes RGB
+                out.append(lambda f, det=det: det(np.ascontiguousarray(f.image[..., ::-1])))
     return out
 
 

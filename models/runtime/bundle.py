@@ -1,6 +1,7 @@
 """The export bundle's sidecar ``model.json``: what the runtime needs besides the ONNX graph.
 
-Fields: ``format`` (:data:`BUNDLE_FORMAT`), ``version``, ``kind`` (``"instance"``), ``input``
+Fields: ``format`` (:data:`BUNDLE_FORMAT`), ``version``, ``kind`` (``"instance"``, or
+``"semantic"``: see :mod:`models.semseg.onnx_export` for its extra fields), ``input``
 (``name``, ``shape`` [3, H, W], ``channels`` "BGR"/"RGB", ``dtype``, ``pad_value`` per channel in
 input order: the model's pixel mean, so padding normalises to zero as in Detectron2), ``outputs``
 (names in graph order: ``boxes``, ``classes``, ``masks``, ``scores``, ``image_size``),
@@ -88,7 +89,7 @@ def read_bundle(path: str | Path) -> Bundle:
             path=meta_path,
             where="format",
         )
-    if meta["kind"] != "instance":
+    if meta["kind"] not in ("instance", "semantic"):
         raise RuntimeModelError(
             f"kind {meta['kind']!r} is not supported by this runtime", path=meta_path, where="kind"
         )

@@ -65,6 +65,12 @@ class OnnxDetector:
             ) from exc
         self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         meta = self.bundle.meta
+        if meta["kind"] != "instance":
+            raise RuntimeModelError(
+                f"kind {meta['kind']!r}: a semantic bundle runs in OnnxSegmenter",
+                path=self.bundle.root / "model.json",
+                where="kind",
+            )
         so = ort.SessionOptions()
         if threads:
             so.intra_op_num_threads = int(threads)

@@ -19,53 +19,17 @@ from __future__ import annotations
 import logging
 import pickle
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from models.errors import ModelError
+from models.semseg.tiles import TTA_MODES, SemSegPrediction, tiled_probabilities, tta_probabilities
 
 __all__ = ["TTA_MODES", "SemSegPrediction", "SemSegPredictor", "save_model_file"]
 
 log = logging.getLogger(__name__)
-
-
-#: test-time augmentation modes: (quarter turns, mirror left-right) applied to each tile
-TTA_MODES: dict[str, tuple[tuple[int, bool], ...]] = {
-    "none": ((0, False),),
-    "flip": ((0, False), (0, True), (2, False), (2, True)),
-    "d4": tuple((k, m) for k in range(4) for m in (False, True)),
-}
-
-
-def _blend_window(h: int, w: int, ramp: int) -> np.ndarray:
-    """Weights that rise linearly over ``ramp`` px from each border (never zero)."""
-    ry = np.minimum(np.arange(h) + 1, np.arange(h)[::-1] + 1)
-    rx = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1)
-    win = np.minimum.outer(ry, rx).astype(np.float32)
-    return np.clip(win / max(ramp, 1), 1e-3, 1.0)
-
-
-@dataclass(frozen=True)
-class SemSegPrediction:
-    """Per-class defect probabilities (float32, ``(K, H, W)``, background left out) and masks."""
-
-    class_names: tuple[str, ...]
-    probs: np.ndarray
-    thresholds: tuple[float, ...]
-
-    @property
-    def masks(self) -> np.ndarray:
-        """Boolean ``(K, H, W)``: each class's probability at or above its threshold."""
-        t = np.asarray(self.thresholds, np.float32)[:, None, None]
-        return self.probs >= t
-
-    @property
-    def union(self) -> np.ndarray:
-        """Boolean ``(H, W)``: any defect class."""
-        return np.asarray(self.masks.any(axis=0))
 
 
 def _torch_load(path: Path) -> Any:
@@ -227,22 +191,7 @@ class SemSegPredictor:
 
     def _forward(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
         """Defect probabilities ``(K, h, w)`` of each tile, averaged over the TTA transforms."""
-        modes = TTA_MODES[self.tta]
-        acc: list[np.ndarray] = []
-        for turns, mirror in modes:
-            views = [np.rot90(t, turns, axes=(0, 1)) for t in tiles]
-            if mirror:
-                views = [v[:, ::-1] for v in views]
-            for i, p in enumerate(self._net(views)):
-                back = np.rot90(p[:, :, ::-1] if mirror else p, -turns, axes=(1, 2))
-                if len(acc) <= i:
-                    acc.append(np.array(back, np.float32))
-                else:
-                    acc[i] += back
-        if len(modes) > 1:
-            for a in acc:
-                a /= len(modes)
-        return acc
+        return tta_probabilities(tiles, self._net, self.tta)
 
     def probabilities(self, image_bgr: np.ndarray, *, roi: np.ndarray | None = None) -> np.ndarray:
         """Defect probabilities ``(K, H, W)`` float32 (background left out), tiled when large.
@@ -251,32 +200,18 @@ class SemSegPredictor:
         :class:`models.predictor.Predictor`) limits the work to tiles touching the region and
         zeroes the probabilities outside it.
         """
-        from models.tiling import RoiMask, tile_boxes
-
         img = np.asarray(image_bgr)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise ModelError(f"expected an HxWx3 uint8 BGR image, got {img.shape} {img.dtype}")
-        h, w = img.shape[:2]
-        k = len(self.class_names)
-        region = RoiMask(roi, (h, w)) if roi is not None else None
-        if h <= self.tile_px and w <= self.tile_px and region is None:
-            return self._forward([img])[0]
-        boxes = tile_boxes(h, w, min(self.tile_px, max(h, w)), self.overlap_px)
-        if region is not None:
-            boxes = boxes[region.touches(boxes)]
-        acc = np.zeros((k, h, w), np.float32)
-        wsum = np.full((h, w), 1e-12, np.float32)
-        for i in range(0, len(boxes), self.batch_tiles):
-            chunk = boxes[i : i + self.batch_tiles]
-            probs = self._forward([img[y0:y1, x0:x1] for x0, y0, x1, y1 in chunk])
-            for (x0, y0, x1, y1), p in zip(chunk, probs, strict=True):
-                win = _blend_window(y1 - y0, x1 - x0, self.overlap_px)
-                acc[:, y0:y1, x0:x1] += p * win
-                wsum[y0:y1, x0:x1] += win
-        out = acc / wsum
-        if region is not None:
-            out *= region.window(0, 0, w, h)[None]
-        return out
+        return tiled_probabilities(
+            img,
+            self._forward,
+            len(self.class_names),
+            tile_px=self.tile_px,
+            overlap_px=self.overlap_px,
+            batch_tiles=self.batch_tiles,
+            roi=roi,
+        )
 
     def predict(self, image_bgr: np.ndarray, *, roi: np.ndarray | None = None) -> SemSegPrediction:
         """Probabilities and thresholded masks of one frame (``roi``: see :meth:`probabilities`)."""

@@ -83,7 +83,12 @@ DEFECT_FIELDS: tuple[FieldSpec, ...] = (
     _f("first_seen_t_s", "t_first_s", "float", "First sighting, UTC POSIX s."),
     _f("last_seen_t_s", "t_last_s", "float", "Last sighting, UTC POSIX s."),
     _f("n_sightings", "n_sight", "int", "Number of detections fused into it."),
-    _f("sensors", "sensors", "str", "Evidence from rgb, thermal or rgb+thermal; inspector: added in review."),
+    _f(
+        "sensors",
+        "sensors",
+        "str",
+        "Evidence from rgb, thermal or rgb+thermal; inspector: added in review.",
+    ),
     _f("delta_t_k", "delta_t_k", "float", "Thermal contrast to surroundings, K (NaN: none)."),
     _f("max_temp_c", "max_temp_c", "float", "Hottest temperature in the anomaly, degC."),
     _f("rgb_crop", "rgb_crop", "str", "Best RGB evidence crop, path relative to the run."),

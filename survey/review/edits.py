@@ -140,7 +140,11 @@ def add_inspector_defect(index: Any, store: Any, body: dict[str, Any]) -> Defect
     store.add_defect(d)
     return store.record_review(  # type: ignore[no-any-return]
         Review(
-            defect_id=d.defect_id, decision="confirmed", reviewer=d.reviewer,
-            decided_t_s=d.decided_t_s, comment=d.review_comment, severity=d.severity,
+            defect_id=d.defect_id,
+            decision="confirmed",
+            reviewer=d.reviewer,
+            decided_t_s=d.decided_t_s,
+            comment=d.review_comment,
+            severity=d.severity,
         )  # fmt: skip
     )
