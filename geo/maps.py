@@ -295,7 +295,7 @@ def survey_map(
         Element(f"<style>{css}</style>\n<style>{_LEGEND_CSS}</style>"), name="leaflet_css_inline"
     )
     root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
-    root.title = title
+    root.title = html.escape(title)  # folium writes it into <title> as is
     for i, t in enumerate(imagery):
         w, so, e, n = t.bounds
         folium.TileLayer(

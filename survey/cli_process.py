@@ -69,6 +69,11 @@ __all__ = ["process"]
 )
 @click.option("--workers", type=int, default=None, help="Flights at once on the local pool.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write the run into a non-empty folder that is not a run folder (its other files stay).",
+)
 def process(
     flight_dirs: tuple[Path, ...],
     asset: Path | None,
@@ -81,12 +86,16 @@ def process(
     scheduler: str | None,
     workers: int | None,
     as_json: bool,
+    force: bool,
 ) -> None:
     """Process flight folders into located defects: map, GeoPackage, report, exports.
 
     Stages (each skipped when unchanged, resumable): discover, poses, select, detect, thermal,
     georef, chainage, fuse, store, report. With several FLIGHT_DIRS, each flight runs into
     OUT/<folder name> on a process pool (or a Dask cluster with --scheduler).
+
+    OUT must be new, empty or a run folder (--force for any other folder); it is locked while
+    the stages run, so a second process on the same OUT is refused with the holder named.
     """
     from survey.process.pipeline import process_flight
     from survey.process.summary import format_summary
@@ -95,12 +104,12 @@ def process(
     _check_store(store_url)
     if len(flight_dirs) > 1 or scheduler:
         _many(flight_dirs, asset, asset_kind, out, store_url, rerun_from, scheduler, workers,
-              as_json, cfg)  # fmt: skip
+              as_json, cfg, force)  # fmt: skip
         return
     fd = flight_dirs[0]
     results = process_flight(
         fd, out, asset=asset, asset_kind=asset_kind, config=cfg, store=store_url,
-        run_id=run_id, rerun_from=rerun_from, until=until,
+        run_id=run_id, rerun_from=rerun_from, until=until, force=force,
     )  # fmt: skip
     summary_path = out / "summary.json"
     if until and until != "report":
@@ -142,7 +151,7 @@ def _check_store(url: str) -> None:
 def _many(
     flight_dirs: tuple[Path, ...], asset: Path | None, asset_kind: str | None, out: Path,
     store_url: str, rerun_from: str | None, scheduler: str | None, workers: int | None,
-    as_json: bool, cfg: object,
+    as_json: bool, cfg: object, force: bool = False,
 ) -> None:  # fmt: skip
     from survey.pipeline import FlightJob, run_jobs
     from survey.process.pipeline import process_job
@@ -160,6 +169,7 @@ def _many(
                 "store": store_url,
                 "run_id": n,
                 "rerun_from": rerun_from,
+                "force": force,
             },
         )  # fmt: skip
         for f, n in zip(flight_dirs, names, strict=True)

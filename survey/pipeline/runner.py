@@ -244,19 +244,36 @@ class Pipeline:
         rerun_from: str | None = None,
         until: str | None = None,
         progress: bool | None = None,
+        force: bool = False,
     ) -> list[StageResult]:
         """Run the stages into ``run_dir``; returns one result per stage.
 
         ``rerun_from`` forces that stage and every later one; ``until`` stops after that stage.
         A failing stage raises :class:`PipelineError` (its partial folder is kept for resuming;
-        ``run.json`` records the failure).
+        ``run.json`` records the failure). The folder must be a run folder, new or empty
+        (``force`` accepts any folder), and is locked while the stages run
+        (:func:`survey.pipeline.rundir.claim_run_dir`).
         """
-        cfg = config or Config()
-        prm = dict(params or {})
+        from survey.pipeline.rundir import claim_run_dir
+
         rd = Path(run_dir)
         for name in (rerun_from, until):
             if name is not None and name not in self.names:
                 raise PipelineError(f"no stage {name!r}; stages: {', '.join(self.names)}")
+        with claim_run_dir(rd, force=force):
+            return self._run(
+                rd, config or Config(), dict(params or {}), rerun_from, until, progress
+            )
+
+    def _run(
+        self,
+        rd: Path,
+        cfg: Config,
+        prm: dict[str, Any],
+        rerun_from: str | None,
+        until: str | None,
+        progress: bool | None,
+    ) -> list[StageResult]:
         show = cfg.pipeline.progress if progress is None else progress
         (rd / "stages").mkdir(parents=True, exist_ok=True)
         (rd / "config.toml").write_text(to_toml(cfg), encoding="utf-8")
@@ -365,6 +382,9 @@ def _record_run(rd: Path, results: Sequence[StageResult], params: dict[str, Any]
     try:
         hist = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"runs": []}
     except ValueError:
+        hist = {"runs": []}
+    if not isinstance(hist, dict) or not isinstance(hist.get("runs"), list):
+        log.warning("%s: not a run history (no 'runs' list); starting a new one", path)
         hist = {"runs": []}
     hist["runs"].append(
         {

@@ -10,6 +10,7 @@ decisions made since are included) and writes ``map.html`` (opens offline), ``re
 
 from __future__ import annotations
 
+import html
 import logging
 import pickle
 from pathlib import Path
@@ -246,7 +247,7 @@ def _write_map(st: Any, run_dir: Path, asset: Any, cfg: Config) -> Path:
             name=f"{la.name.upper() if la.name == 'rgb' else la.name.capitalize()} imagery "
             f"(this flight, {la.gsd_m * 100:.1f} cm)",
             url=(stage / la.url).relative_to(run_dir).as_posix(), min_zoom=la.min_zoom,
-            max_zoom=la.max_zoom, bounds=la.bounds, attribution=f"survey run {st.run_id}",
+            max_zoom=la.max_zoom, bounds=la.bounds, attribution=html.escape(f"survey run {st.run_id}"),
         )
         for la in read_imagery_index(stage)
     ]  # fmt: skip

@@ -310,10 +310,13 @@ def process_flight(
     rerun_from: str | None = None,
     until: str | None = None,
     progress: bool | None = None,
+    force: bool = False,
 ) -> list[StageResult]:
     """Run (or resume) the pipeline of one flight into ``run_dir``.
 
     ``asset`` defaults to the flight folder's ``asset.geojson`` (or ``asset.gpkg`` ...).
+    ``force`` lets ``run_dir`` be a non-empty folder that is not a run (see
+    :func:`survey.pipeline.rundir.claim_run_dir`).
     """
     from survey.flight import FlightError, discover_flight
 
@@ -344,7 +347,13 @@ def process_flight(
         **stage_params(cfg),
     }
     return PIPELINE.run(
-        rd, config=cfg, params=params, rerun_from=rerun_from, until=until, progress=progress
+        rd,
+        config=cfg,
+        params=params,
+        rerun_from=rerun_from,
+        until=until,
+        progress=progress,
+        force=force,
     )
 
 
@@ -357,7 +366,7 @@ def process_job(job: Any, config_toml: str) -> dict[str, Any]:
     res = process_flight(
         job.flight_dir, job.run_dir, asset=p.get("asset"), asset_kind=p.get("asset_kind"),
         config=cfg, store=p.get("store", ""), run_id=p.get("run_id"),
-        rerun_from=p.get("rerun_from"), progress=False,
+        rerun_from=p.get("rerun_from"), progress=False, force=bool(p.get("force", False)),
     )  # fmt: skip
     summary = load_json(Path(job.run_dir) / "summary.json")
     return {"stages": {r.name: r.status for r in res}, "summary": summary}

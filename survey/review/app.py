@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import html
 import json
 import math
 import time
@@ -175,7 +176,7 @@ def create_app(
     @app.get("/")
     def index() -> Response:
         page = (DATA / "index.html").read_text(encoding="utf-8")
-        page = page.replace("__RUN_ID__", store.run_id).replace(
+        page = page.replace("__RUN_ID__", html.escape(str(store.run_id))).replace(
             "__LEAFLET__", "1" if leaflet else "0"
         )
         return Response(page, mimetype="text/html")

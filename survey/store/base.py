@@ -289,11 +289,20 @@ def write_store_pointer(
 ) -> Path:
     """Record in ``RUN_DIR/store.json`` where the run's defects are (for review and export).
 
-    A password in ``url`` is never written: it is removed (use PGPASSWORD or ~/.pgpass).
+    A password in ``url`` is never written: it is removed (use PGPASSWORD or ~/.pgpass). A file
+    store inside the run folder is recorded relative to it, so a moved, copied or unzipped run
+    still opens its own store (never the original's).
     """
-    p = Path(run_dir) / POINTER_FILE
+    rd = Path(run_dir)
+    p = rd / POINTER_FILE
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps({"url": redact_url(url), "run_id": run_id, "schema": schema}, indent=1))
+    target = redact_url(url)
+    if "://" not in target:
+        try:
+            target = Path(target).absolute().relative_to(rd.absolute()).as_posix()
+        except ValueError:
+            pass  # a store outside the run stays absolute
+    p.write_text(json.dumps({"url": target, "run_id": run_id, "schema": schema}, indent=1))
     return p
 
 
@@ -334,6 +343,8 @@ def open_run_store(run_dir: str | Path, url: str | None = None, **kw: Any) -> De
             raise StoreError(
                 f"invalid store pointer ({exc}); expected url and run_id", path=pointer
             ) from exc
+        if isinstance(target, str) and "://" not in target and not Path(target).is_absolute():
+            target = str(rd / target)  # a store inside the run folder, wherever the run is now
         return open_store(target, run_dir=rd, run_id=rid, schema=schema)
     if not default_store_path(rd).is_file():
         raise StoreError(

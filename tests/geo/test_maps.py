@@ -117,3 +117,14 @@ def test_map_renders_offline_in_chromium(tmp_path):
     assert errors == []
     external = [u for u in requests if not u.startswith(("file:", "data:"))]
     assert all("tile.openstreetmap.org" in u for u in external)  # only the optional base map
+
+
+def test_a_hostile_title_is_escaped(tmp_path):
+    """A run id such as ``</title><script>...`` reaches the page as text, never as markup."""
+    defects, routes, path, fps, gaps = _layers(tmp_path)
+    out = tmp_path / "map.html"
+    evil = "</title><script>alert(1)</script>"
+    survey_map(out, defects=defects, routes=routes, title=evil, base_dir=tmp_path, basemap=None)
+    text = out.read_text()
+    assert "<script>alert(1)</script>" not in text
+    assert "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in text

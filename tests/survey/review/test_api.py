@@ -195,3 +195,15 @@ def test_survey_review_command_serves_on_loopback(run: tuple[Path, Any]) -> None
             raise AssertionError(f"survey review did not stop on Ctrl-C: {err[-2000:]}") from None
     assert proc.returncode == 0, err
     assert "stopped" in out
+
+
+def test_a_hostile_run_id_is_escaped_on_the_review_page(run: tuple[Path, Any]) -> None:
+    from survey.review.app import create_app
+    from survey.store import open_run_store
+
+    evil = "</title><script>alert(1)</script>"
+    with open_run_store(run[0]) as st:
+        st.run_id = evil  # as `survey process --run-id` would have stored it
+        page = create_app(st, run[0], reviewer="t").test_client().get("/").data.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
