@@ -58,7 +58,7 @@ class GeneralConfig:
     """Settings that apply to every command."""
 
     seed: int = opt(0, "Seed for every random choice (splits, sampling, simulation).")
-    threads: int = opt(0, "CPU threads for numeric work and inference; 0 = all cores.")
+    threads: int = opt(0, "CPU threads for numeric work and inference; 0 = all cores.", ge=0)
     device: Literal["auto", "cpu", "cuda"] = opt(
         "auto", "Where models run: auto (CUDA when present, else CPU), cpu or cuda."
     )
@@ -72,23 +72,29 @@ class TelemetryConfig:
         2.0,
         "Longest gap between usable pose samples that is interpolated across (s); frames in a\n"
         "longer gap are marked unlocatable with the reason.",
+        gt=0,
     )
     max_extrapolation_s: float = opt(
-        0.5, "How far before the first / after the last sample a frame may still take its pose (s)."
+        0.5,
+        "How far before the first / after the last sample a frame may still take its pose (s).",
+        ge=0,
     )
     max_speed_mps: float = opt(
         40.0,
         "Fastest plausible ground speed (m/s); a position jump implying more is flagged as a GNSS\n"
         "glitch (not dropped) and not interpolated through.",
+        gt=0,
     )
     max_vertical_speed_mps: float = opt(
         15.0,
         "Fastest plausible climb or descent (m/s); faster altitude jumps are flagged as spikes.",
+        gt=0,
     )
     position_tolerance_m: float = opt(
         10.0,
         "GNSS noise and coordinate rounding allowed on top of max_speed_mps before a jump counts\n"
         "as a glitch (m); DJI SRTs round to 1e-4 degrees, about 11 m.",
+        ge=0,
     )
     altitude_tolerance_m: float = opt(
         5.0, "Altitude noise allowed on top of max_vertical_speed_mps before a jump is a spike (m)."
@@ -156,7 +162,9 @@ class PipelineConfig:
         "How input files are fingerprinted to decide whether a stage can be skipped: quick =\n"
         "size, mtime and SHA-256 of the first and last MiB; full = SHA-256 of every byte.",
     )
-    workers: int = opt(0, "Flights processed at once by the local process pool; 0 = CPU cores.")
+    workers: int = opt(
+        0, "Flights processed at once by the local process pool; 0 = CPU cores.", ge=0
+    )
     scheduler: str = opt(
         "",
         "Dask distributed scheduler (tcp://host:8786) for many flights; empty = local pool.",
@@ -181,7 +189,7 @@ class ReviewConfig:
     """`survey review`: the local review web app."""
 
     host: str = opt("127.0.0.1", "Address to bind; keep 127.0.0.1 unless behind a proxy.")
-    port: int = opt(8765, "TCP port (0 = any free port).")
+    port: int = opt(8765, "TCP port (0 = any free port).", ge=0, le=65535)
     reviewer: str = opt("", "Reviewer name saved with each decision; empty = the login name.")
 
 
@@ -351,7 +359,7 @@ class ProcessConfig:
         "(leaks show on the pipe's route; vehicles and roofs beside it do not count), the\n"
         "whole corridor along a railway.",
     )
-    emissivity: float = opt(0.95, "Emissivity of the ground surface for temperatures.")
+    emissivity: float = opt(0.95, "Emissivity of the ground surface for temperatures.", gt=0, le=1)
     # uncertainty of a located point (1 sigma)
     gnss_sigma_m: float = opt(
         0.0, "Horizontal GNSS error; 0 = from the fix type (1.5 m standard, 0.03 m RTK)."
@@ -440,6 +448,13 @@ def load_config(path: str | Path | None = None) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file: {exc.strerror}", path=p) from exc
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); TOML files are UTF-8",
+            path=p,
+            where=f"line {line}",
+        ) from exc
     return load_config_text(text, source=str(p))
 
 

@@ -27,11 +27,53 @@ class ConfigError(SurveyError, ValueError):
     """A configuration file or value is invalid; names the file and the key."""
 
 
-def opt(default: Any, help: str, **kw: Any) -> Any:
-    """A dataclass field with a default and a help text (written as a comment in TOML)."""
+def opt(
+    default: Any,
+    help: str,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    **kw: Any,
+) -> Any:
+    """A dataclass field with a default and a help text (written as a comment in TOML).
+
+    ``ge``/``gt``/``le``/``lt`` bound a number (checked at load, file and key named); every
+    float must be finite (TOML's ``nan`` and ``inf`` are refused).
+    """
+    meta = {
+        "help": help,
+        "range": {
+            k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None
+        },
+    }
     if isinstance(default, list | dict):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
-    return field(default=default, metadata={"help": help}, **kw)
+        return field(default_factory=lambda: type(default)(default), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
+
+
+_OPS = {
+    "ge": (lambda v, b: v >= b, ">="),
+    "gt": (lambda v, b: v > b, ">"),
+    "le": (lambda v, b: v <= b, "<="),
+    "lt": (lambda v, b: v < b, "<"),
+}
+
+
+def check_range(f: Any, value: Any, *, source: str, where: str) -> None:
+    """Refuse a non-finite float or a number outside the field's declared range."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"expected a finite number, got {value}", path=source, where=where)
+    rng = (getattr(f, "metadata", None) or {}).get("range") or {}
+    bad = [f"{sym} {b:g}" for k, b in rng.items() for test, sym in [_OPS[k]] if not test(value, b)]
+    if bad:
+        want = " and ".join(f"{_OPS[k][1]} {b:g}" for k, b in rng.items())
+        raise ConfigError(f"expected a number {want}, got {value:g}", path=source, where=where)
 
 
 def section(cls: type[T], help: str) -> Any:
@@ -62,6 +104,7 @@ def load_section(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: 
             known = ", ".join(sorted(fields))
             raise ConfigError(f"unknown key; known keys: {known}", path=source, where=where)
         kwargs[key] = _coerce(hints[key], value, source=source, where=where)
+        check_range(fields[key], kwargs[key], source=source, where=where)
     return cls(**kwargs)
 
 

@@ -113,3 +113,45 @@ def test_load_section_types() -> None:
         load_section(_Outer, {"inner": {"names": ["a", 1]}}, source="s")
     with pytest.raises(ConfigError, match="expected a list of 2 items, got 3"):
         load_section(_Outer, {"inner": {"pair": [1, 2, 3]}}, source="s")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "expected"),
+    [
+        ("[review]\nport = 70000\n", "review.port", "<= 65535, got 70000"),
+        ("[review]\nport = -1\n", "review.port", ">= 0 and <= 65535, got -1"),
+        ("[pipeline]\nworkers = -3\n", "pipeline.workers", ">= 0, got -3"),
+        ("[telemetry]\nmax_gap_s = -1\n", "telemetry.max_gap_s", "> 0, got -1"),
+        ("[telemetry]\nmax_speed_mps = nan\n", "telemetry.max_speed_mps", "finite number, got nan"),
+        ("[telemetry]\nmax_speed_mps = inf\n", "telemetry.max_speed_mps", "finite number, got inf"),
+        ("[process]\nemissivity = 5.0\n", "process.emissivity", "<= 1, got 5"),
+    ],
+)
+def test_out_of_range_values_name_file_and_key(text: str, where: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected) as e:
+        load_config_text(text, source="site.toml")
+    assert e.value.where == where and e.value.path == "site.toml"
+
+
+def test_edges_of_the_ranges_are_accepted() -> None:
+    c = load_config_text("[review]\nport = 65535\n[process]\nemissivity = 1.0\n")
+    assert c.review.port == 65535 and c.process.emissivity == 1.0
+    assert load_config_text("[review]\nport = 0\n").review.port == 0
+
+
+def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_bytes(b"[review]\nreviewer = \"J\xf6rg\"\n")  # Latin-1, not UTF-8
+    with pytest.raises(ConfigError, match="not UTF-8 text") as e:
+        load_config(p)
+    assert e.value.where == "line 2" and e.value.path == str(p)
+
+
+def test_log_file_in_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from survey.cli import cli
+
+    r = CliRunner().invoke(cli, ["--log-file", str(tmp_path / "no" / "x.log"), "config", "show"])
+    assert r.exit_code == 2 and "cannot write the log file" in r.output and r.exception is not None
+    assert not isinstance(r.exception, OSError)
