@@ -140,6 +140,27 @@ def _bad(status: int, message: str) -> Response:
     return resp
 
 
+def _json_body() -> Any:
+    """The request's JSON body, or None when it is not JSON (or nested too deep to parse)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
+def _text(v: Any, max_len: int, *, multiline: bool = False) -> bool:
+    """A str of at most ``max_len`` characters that is valid Unicode (no lone surrogates) and
+    holds no control characters (newlines and tabs allowed when ``multiline``)."""
+    if not isinstance(v, str) or len(v) > max_len:
+        return False
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    allowed = "\n\r\t" if multiline else ""
+    return not any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in v)
+
+
 def create_app(
     store: DefectStore,
     run_dir: str | Path,
@@ -223,7 +244,7 @@ def create_app(
         keep = [True] * len(ds)
         min_sev = request.args.get("min_severity", "")
         if min_sev:
-            if not min_sev.isdigit() or not 1 <= int(min_sev) <= 5:
+            if min_sev not in ("1", "2", "3", "4", "5"):  # str.isdigit() takes '²' and '３'
                 return _bad(400, f"min_severity must be 1..5, got {min_sev!r}")
             keep = [
                 k and int(s) >= int(min_sev) for k, s in zip(keep, ds.final_severity, strict=True)
@@ -343,7 +364,7 @@ def create_app(
 
         if not request.is_json:
             return _bad(415, "send the defect as application/json")
-        body = request.get_json(silent=True)
+        body = _json_body()
         if not isinstance(body, dict):
             return _bad(400, "the body must be a JSON object")
         try:
@@ -358,7 +379,7 @@ def create_app(
     def review(defect_id: str) -> Response:
         if not request.is_json:
             return _bad(415, "send the decision as application/json")
-        body = request.get_json(silent=True)
+        body = _json_body()
         if not isinstance(body, dict):
             return _bad(400, "the body must be a JSON object")
         unknown = set(body) - REVIEW_KEYS
@@ -374,11 +395,11 @@ def create_app(
                 400, "severity must be an integer 1..5, or 0/null to keep the automatic one"
             )
         comment = body.get("comment", "")
-        if not isinstance(comment, str) or len(comment) > 2000:
-            return _bad(400, "comment must be text of at most 2000 characters")
+        if not _text(comment, 2000, multiline=True):
+            return _bad(400, "comment must be text of at most 2000 characters (valid Unicode)")
         who = body.get("reviewer", default_reviewer)
-        if not isinstance(who, str) or not who.strip() or len(who) > 100:
-            return _bad(400, "reviewer must be a name of 1-100 characters")
+        if not _text(who, 100) or not who.strip():
+            return _bad(400, "reviewer must be a name of 1-100 printable characters")
         try:
             d = store.record_review(
                 Review(
@@ -396,7 +417,12 @@ def create_app(
 
     @app.get("/evidence/<path:rel>")
     def evidence(rel: str) -> Response:
-        path = (rd / rel).resolve()
+        if "\x00" in rel:
+            abort(404)
+        try:
+            path = (rd / rel).resolve()
+        except (OSError, ValueError):
+            abort(404)
         if (
             rd not in path.parents
             or path.suffix.lower() not in IMAGE_SUFFIXES
