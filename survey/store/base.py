@@ -332,6 +332,14 @@ def open_run_store(run_dir: str | Path, url: str | None = None, **kw: Any) -> De
     rd = Path(run_dir)
     if not rd.is_dir():
         raise StoreError("no such run folder", path=rd)
+    if (rd / "stages").is_dir() and not (rd / "stages" / "store" / "stage.json").is_file():
+        # a pipeline run whose store stage never finished (killed, failed, or --until earlier):
+        # its defect store is missing or partial, and exporting it would look like "no defects"
+        raise StoreError(
+            "the run's store stage has not finished (interrupted or failed?), so its defect "
+            "store is incomplete; run `survey process` on this run again to finish it",
+            path=rd,
+        )
     if url:
         return open_store(url, run_dir=rd, **kw)
     pointer = rd / POINTER_FILE

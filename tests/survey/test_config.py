@@ -141,7 +141,7 @@ def test_edges_of_the_ranges_are_accepted() -> None:
 
 def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
-    p.write_bytes(b"[review]\nreviewer = \"J\xf6rg\"\n")  # Latin-1, not UTF-8
+    p.write_bytes(b'[review]\nreviewer = "J\xf6rg"\n')  # Latin-1, not UTF-8
     with pytest.raises(ConfigError, match="not UTF-8 text") as e:
         load_config(p)
     assert e.value.where == "line 2" and e.value.path == str(p)

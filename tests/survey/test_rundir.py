@@ -143,3 +143,24 @@ def test_a_moved_or_copied_run_opens_its_own_store(run, tmp_path: Path) -> None:
     assert json.loads(write_store_pointer(copy, str(outside), run_id="r").read_text())[
         "url"
     ] == str(outside)
+
+
+def test_a_run_whose_store_stage_never_finished_is_not_exported(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A store killed midway must not export as an empty (or partial) set of defects."""
+    from click.testing import CliRunner
+
+    from survey.cli import cli
+    from survey.store.base import StoreError, open_run_store
+
+    rd, _ = run
+    (rd / "stages" / "store.partial").mkdir(parents=True)  # killed inside the store stage
+    with pytest.raises(StoreError, match="store stage has not finished") as e:
+        open_run_store(rd)
+    assert str(rd) in str(e.value)
+    r = CliRunner().invoke(cli, ["export", str(rd), "-f", "csv", "-o", str(tmp_path / "x")])
+    assert r.exit_code != 0 and isinstance(r.exception, StoreError)
+    assert not (tmp_path / "x").exists()
+    (rd / "stages" / "store").mkdir()
+    (rd / "stages" / "store" / "stage.json").write_text("{}")  # the stage finished
+    with open_run_store(rd) as st:
+        assert len(st.read_defects()) == 36
