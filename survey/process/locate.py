@@ -11,7 +11,6 @@ keeps the reason (its frame's pose, or the ray's status).
 from __future__ import annotations
 
 import logging
-import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -55,16 +54,22 @@ class Sightings:
         return len(self.records)
 
     def save(self, path: Path) -> None:
-        with path.open("wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        """Write atomically, with length and checksum (:func:`survey.pipeline.items.write_item`)."""
+        from survey.pipeline.items import write_item
+
+        write_item(path, self)
 
     @classmethod
     def load(cls, path: Path) -> Sightings:
-        try:
-            with path.open("rb") as fh:
-                obj = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError) as exc:
-            raise StageDataError(f"unreadable sightings ({exc})", path=path) from exc
+        from survey.pipeline.items import MISSING, read_item
+
+        obj = read_item(path)  # a damaged file is logged and removed: the stage runs again
+        if obj is MISSING:
+            raise StageDataError(
+                "sightings missing or damaged (truncated or checksum mismatch); run "
+                "`survey process` again: the stage that wrote them is recomputed",
+                path=path,
+            )
         if not isinstance(obj, cls):
             raise StageDataError("not a sightings file", path=path)
         return obj

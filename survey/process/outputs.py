@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import logging
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +127,19 @@ def write_store(
     """The ``store`` stage body."""
     import hashlib
 
+    from survey.pipeline.items import MISSING, read_item
+    from survey.process.records import StageDataError
     from survey.store.base import RunInfo, open_store, write_store_pointer
 
-    blob = (fuse_dir / "defects.pkl").read_bytes()
-    defects, detections = pickle.loads(blob)
+    path = fuse_dir / "defects.pkl"
+    obj = read_item(path)  # checked: length + sha256 (a damaged file is removed and re-fused)
+    if obj is MISSING:
+        raise StageDataError(
+            "fused defects missing or damaged; run `survey process` again to re-fuse them",
+            path=path,
+        )
+    defects, detections = obj
+    blob = path.read_bytes()
     digest = hashlib.sha256(blob).hexdigest()  # the report re-runs whenever the defects change
     run_id = params["run_id"]
     url = params.get("store") or cfg.store.url or ""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -196,8 +195,9 @@ def st_fuse(ctx: StageContext) -> None:
     defects, detections, summary = fuse_sightings(
         s, _asset(ctx), ctx.config, ctx.run_dir, ctx.out, ctx.params["run_id"], ctx.progress
     )
-    with (ctx.out / "defects.pkl").open("wb") as fh:
-        pickle.dump((defects, detections), fh, protocol=pickle.HIGHEST_PROTOCOL)
+    from survey.pipeline.items import write_item
+
+    write_item(ctx.out / "defects.pkl", (defects, detections))  # atomic, checksummed
     save_json(ctx.out / "fuse.json", summary)
 
 
