@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HASH := $(shell cat pyproject.toml scripts/install_detectron2.py | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(HASH)
 
-.PHONY: demo test venv lint clean-venv
+.PHONY: demo test test-onboard venv lint clean-venv
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The onboard install (core + onboard extra, no torch) on the Jetson's Python 3.10 and on 3.12,
+# each in its own .venv-onboard-X.Y, running the onboard tests; a missing Python is skipped.
+test-onboard:
+	scripts/test_onboard_python.sh python3.10
+	scripts/test_onboard_python.sh python3.12
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,13 +22,18 @@ survey.config_fields.ConfigError: my.toml, general.sed: unknown key; known keys:
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from survey.config_fields import ConfigError, load_section, opt, section, to_toml
 from thermal.leak_params import LeakDetectorParams
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (the Jetson's JetPack 6): the same parser from PyPI
+    import tomli as tomllib
 
 __all__ = [
     "Config",

@@ -12,7 +12,7 @@ __all__ = ["describe_thermal"]
 def _iso(t: float | None) -> str | None:
     if t is None:
         return None
-    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds")
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _calibration(cal: Any) -> dict[str, Any]:

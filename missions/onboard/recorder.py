@@ -117,7 +117,7 @@ class Recorder:
         )
         import datetime as dt
 
-        stamp = dt.datetime.fromtimestamp(t_utc_s, dt.UTC).strftime("%Y%m%d%H%M%S")
+        stamp = dt.datetime.fromtimestamp(t_utc_s, dt.timezone.utc).strftime("%Y%m%d%H%M%S")
         path = self.out / "DCIM" / "ONBOARD" / f"DJI_{stamp}_{index + 1:04d}_W.JPG"
         try:
             write_dji_jpeg(path, image, meta, quality=self.quality)

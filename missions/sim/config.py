@@ -15,12 +15,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import re
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from missions.errors import SimulationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (the Jetson's JetPack 6): the same parser from PyPI
+    import tomli as tomllib
 
 __all__ = ["SimConfig", "load_sim_config", "parse_size", "parse_video"]
 
@@ -155,7 +160,7 @@ def start_time(cfg: SimConfig) -> float:
             f"start_time_utc is not an ISO time: {cfg.start_time_utc!r}", where="start_time_utc"
         ) from exc
     if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.UTC)
+        t = t.replace(tzinfo=_dt.timezone.utc)
     return t.timestamp()
 
 

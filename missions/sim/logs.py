@@ -115,7 +115,7 @@ def write_logs(
         tl = t + off
         csvw.write(
             t_s=tl,
-            time_utc=_dt.datetime.fromtimestamp(tl, _dt.UTC).isoformat(timespec="milliseconds"),
+            time_utc=_dt.datetime.fromtimestamp(tl, _dt.timezone.utc).isoformat(timespec="milliseconds"),
             time_boot_ms=int(round((t - boot) * 1000)),
             **{k: v[k][i] for k in CSV_COLUMNS if k in v and k != "t_s"},
             gimbal_mode="absolute",

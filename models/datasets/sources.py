@@ -28,7 +28,7 @@ A dataset TOML file::
 from __future__ import annotations
 
 import re
-import tomllib
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -43,6 +43,11 @@ from models.datasets.split import split_records
 from models.datasets.voc import load_voc, looks_like_voc, voc_splits
 from models.datasets.yolo import load_yolo, looks_like_yolo, yolo_splits
 from models.errors import DatasetError, DatasetNotFoundError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (the Jetson's JetPack 6): the same parser from PyPI
+    import tomli as tomllib
 
 __all__ = [
     "FORMATS",

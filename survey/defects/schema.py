@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from survey.errors import SurveyError
@@ -176,4 +176,4 @@ def iso_utc(t_s: float) -> str:
     """
     if not math.isfinite(t_s):
         return ""
-    return datetime.fromtimestamp(t_s, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    return datetime.fromtimestamp(t_s, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"

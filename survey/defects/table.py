@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import shapely
@@ -22,6 +22,8 @@ from survey.defects.schema import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Self  # 3.11+, annotations only (the Jetson runs 3.10)
+
     import geopandas as gpd
 
 __all__ = ["DefectSet", "DetectionSet"]

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,8 @@ from survey.defects import DECISIONS, Defect, DefectSet, DetectionSet, Review
 from survey.errors import SurveyError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Self  # 3.11+, annotations only (the Jetson runs 3.10)
+
     import geopandas as gpd
 
 __all__ = [

@@ -495,7 +495,7 @@ def write_djmd_mp4(
     t = np.asarray(t_s, np.float64)
     samples = []
     for k in range(t.size):
-        u = _dt.datetime.fromtimestamp(int(np.floor(utc0_s + t[k])), _dt.UTC)
+        u = _dt.datetime.fromtimestamp(int(np.floor(utc0_s + t[k])), _dt.timezone.utc)
         gps = (
             _ld(1, _vi(1, 1) + _db(2, float(lat_deg[k])) + _db(3, float(lon_deg[k])))
             + _vi(2, int(round(alt_m[k] * 1000)))

@@ -539,7 +539,7 @@ def write_gpmf_mp4(
         )
         import datetime as _dt
 
-        u = _dt.datetime.fromtimestamp(utc0_s + k * payload_s, _dt.UTC)
+        u = _dt.datetime.fromtimestamp(utc0_s + k * payload_s, _dt.timezone.utc)
         gpsu = u.strftime("%y%m%d%H%M%S") + f".{u.microsecond // 1000:03d}"
         scal5 = [10_000_000, 10_000_000, 1000, 1000, 100]
         gps_strm = _nest(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -136,7 +136,7 @@ def parse_wall_clock(text: str) -> tuple[float, float | None] | None:
 
 def format_utc(t_s: float) -> str:
     """ISO 8601 text of a POSIX time (``...Z``), to the millisecond."""
-    d = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=float(t_s))
+    d = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=float(t_s))
     return d.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

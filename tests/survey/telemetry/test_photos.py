@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,8 @@ from survey.telemetry.photos import parse_dms, photos_to_track, read_photo, read
 
 
 def _utc(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+    # numpy reads any number of fractional digits (Python 3.10's fromisoformat only 3 or 6)
+    return float(np.datetime64(text, "us").astype(np.int64)) / 1e6
 
 
 def _exiftool_dump(path: Path) -> dict[str, str]:
