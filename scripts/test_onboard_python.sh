@@ -6,12 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-python3.10}"
-if ! command -v "$PY" >/dev/null 2>&1; then
+runs() { "$1" -c 'import sys' >/dev/null 2>&1; }  # a pyenv shim exists but may not run
+if ! runs "$PY"; then
     for cand in "$HOME"/.pyenv/versions/"${PY#python}".*/bin/python; do
-        [ -x "$cand" ] && PY="$cand" && break
+        runs "$cand" && PY="$cand" && break
     done
 fi
-if ! command -v "$PY" >/dev/null 2>&1; then
+if ! runs "$PY"; then
     echo "test_onboard_python: $PY not found; skipped (install it, e.g. pyenv install 3.10)"
     exit 0
 fi
