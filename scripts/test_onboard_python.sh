@@ -33,5 +33,5 @@ echo "Python $VER: onboard install without torch; running the onboard tests"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider -o addopts="" \
     --import-mode=importlib -m "not gpu and not slow" \
     tests/missions/test_onboard_link.py tests/missions/test_onboard_fly.py \
-    tests/models/test_runtime_notorch.py \
+    tests/models/test_runtime_notorch.py tests/survey/test_no_torch_install.py \
     tests/geo tests/thermal tests/survey/telemetry tests/survey/test_config.py

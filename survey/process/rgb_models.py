@@ -13,8 +13,10 @@ __all__ = [
     "COMPANIONS",
     "KIND_CLASSES",
     "DetectionModelError",
+    "MODELS_EXTRA",
     "load_suite",
     "model_specs",
+    "models_installed",
     "shipped_model_classes",
     "shipped_models_for",
     "training_gsd",
@@ -74,11 +76,45 @@ def shipped_models_for(kind: str) -> list[str]:
     return [best, *extra]
 
 
+MODELS_EXTRA = (
+    "the RGB models need the 'models' extra (torch and detectron2): "
+    "pip install 'railpipe-survey[models]' and python scripts/install_detectron2.py, or run "
+    "`make venv` in a clone"
+)
+
+
+def models_installed() -> bool:
+    """Whether torch and detectron2 can be imported (the ``models`` extra)."""
+    from importlib.util import find_spec
+
+    try:
+        return all(find_spec(m) is not None for m in ("torch", "detectron2"))
+    except (ImportError, ValueError):  # a module entry set to None (tests), a broken install
+        return False
+
+
 def model_specs(cfg: Config, asset_kind: str) -> list[str]:
     """The RGB model specs of a run: ``[process] models`` (empty = ``[predict] models``);
     ``auto`` = the shipped model that knows the asset kind's defects, else ``none`` (the
-    frames are still selected, saved and reported, and the summary says so)."""
+    frames are still selected, saved and reported, and the summary says so).
+
+    Without the ``models`` extra (the core or onboard install), ``auto`` is ``none`` with a
+    warning naming the extra (thermal analysis and everything else still run), and a named
+    model is a :class:`DetectionModelError` saying which extra to install.
+    """
     specs = list(cfg.process.models) or list(cfg.predict.models)
+    wanted = [m for m in specs if m.lower() not in ("auto", "none")]
+    if not models_installed():
+        if wanted:
+            raise DetectionModelError(f"[process] models = {wanted}: {MODELS_EXTRA}")
+        if [m.lower() for m in specs] == ["auto"]:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "no RGB defect detection: %s; RGB frames are still selected and saved",
+                MODELS_EXTRA,
+            )
+        return ["none"]
     if [m.lower() for m in specs] == ["auto"]:
         specs = shipped_models_for(asset_kind) or ["none"]
     return specs
