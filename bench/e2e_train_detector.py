@@ -186,7 +186,11 @@ def main() -> None:
         tr, va, run, a.iters, a.threads, preset=a.preset, lr=a.lr, eval_period=a.eval_period
     )
     if a.dest:
-        from models.default_model import package_run
+        from models.default_model import package_run, tune_threshold
+
+        # the operating threshold: best F1 on the validation frames (never a test flight)
+        tuned = tune_threshold(run)
+        print(f"threshold chosen on val: {tuned}")
 
         meta = {
             "recipe": "bench/e2e_train_detector.py",
@@ -200,8 +204,11 @@ def main() -> None:
             # training flights; no test flight is used to choose anything)
             "checkpoint_chosen_on": "val (every 8th frame of the training flights), segm AP",
             "val": res.val_metrics,
+            "score_threshold": tuned["threshold"],
+            "threshold_chosen_on": f"val ({tuned['images']} frames), best F1 {tuned['f1']:.3f} "
+            f"(P {tuned['precision']:.3f}, R {tuned['recall']:.3f})",
         }
-        print(package_run(run, a.dest, meta=meta))
+        print(package_run(run, a.dest, meta=meta, score_threshold=tuned["threshold"]))
 
 
 if __name__ == "__main__":
