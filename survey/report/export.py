@@ -206,6 +206,7 @@ def export_run(
             raise ExportError(f"cannot export: {exc}", path=target) from exc
         if fmt == "gpkg":
             _write(review, stage / target.name, "GPKG", "review_log")
+            _style_gpkg(stage / target.name)
         else:
             review_name = f"{store.run_id}_review_log.csv"
             review.to_csv(stage / review_name, index=False)
@@ -219,3 +220,18 @@ def export_run(
                 if (stage / n).with_suffix(x).exists()
             ]
     return [target.parent / n for n in names]
+
+
+def _style_gpkg(path: Path) -> None:
+    """The QGIS default styles in an exported GeoPackage, as in the run's own."""
+    import sqlite3
+
+    from survey.store.qgis import write_layer_styles
+
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        write_layer_styles(db)
+        db.execute("COMMIT")
+    finally:
+        db.close()

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["GeoPackageStore"]
 
-CORE = ("defects", "detections", "review_log", "survey_runs")
+CORE = ("defects", "detections", "review_log", "survey_runs", "layer_styles")
 # One lock per file for this process: GDAL does not wait on a busy SQLite file by itself.
 _LOCKS: dict[Path, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -220,6 +220,16 @@ class GeoPackageStore(DefectStore):
         self._write_frame("defects", defects.to_frame())
         with self._db() as db:  # decisions find their row by id without a scan
             db.execute("CREATE INDEX IF NOT EXISTS defects_defect_id ON defects (defect_id)")
+        self._style(["defects"])
+
+    def _style(self, layers: list[str]) -> None:
+        """QGIS default styles of these layers (:mod:`survey.store.qgis`)."""
+        from survey.store.qgis import write_layer_styles
+
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            write_layer_styles(db, layers)
+            db.execute("COMMIT")
 
     def read_defects(self) -> DefectSet:
         ds = DefectSet.from_frame(self._read_frame("defects"), source=f"{self.url}:defects")
@@ -231,6 +241,7 @@ class GeoPackageStore(DefectStore):
             run_id=np.full(len(detections), self.run_id, dtype=object)
         )
         self._write_frame("detections", detections.to_frame())
+        self._style(["detections"])
 
     def read_detections(self) -> DetectionSet:
         return DetectionSet.from_frame(
@@ -246,6 +257,7 @@ class GeoPackageStore(DefectStore):
         if out.crs is None:
             out = out.set_crs(4326)
         self._write_frame(name, out)
+        self._style([name])
 
     def read_layer(self, name: str) -> gpd.GeoDataFrame | None:
         name = check_layer_name(name)

@@ -26,7 +26,14 @@ def test_gpkg_export_carries_reviews_and_layers(run: tuple[Path, Any]) -> None:
     out = run_dir / "out.gpkg"
     survey("export", str(run_dir), "--format", "gpkg", "-o", str(out))
     layers = dict(pyogrio.list_layers(out))
-    assert set(layers) == {"defects", "detections", "route", "coverage", "review_log"}
+    assert set(layers) == {
+        "defects",
+        "detections",
+        "route",
+        "coverage",
+        "review_log",
+        "layer_styles",
+    }
     d = pyogrio.read_dataframe(out, layer="defects")
     assert len(d) == 36 and d.crs.to_epsg() == 4326
     row = d.set_index("defect_id").loc["D0005"]
