@@ -45,8 +45,9 @@ def summarize_track(track: PoseTrack) -> dict[str, Any]:
     if ok.any():
         lat, lon = track.lat_deg[ok], track.lon_deg[ok]
         out["bbox"] = [_r(lon.min(), 7), _r(lat.min(), 7), _r(lon.max(), 7), _r(lat.max(), 7)]
-        out["first_position"] = [_r(lat[0], 7), _r(lon[0], 7)]
-        out["last_position"] = [_r(lat[-1], 7), _r(lon[-1], 7)]
+        # lon, lat like the bbox and GeoJSON (the key says so)
+        out["first_lon_lat"] = [_r(lon[0], 7), _r(lat[0], 7)]
+        out["last_lon_lat"] = [_r(lon[-1], 7), _r(lat[-1], 7)]
     if track.has("alt_m"):
         a = track.alt_m[np.isfinite(track.alt_m)]
         out["altitude_m"] = {"min": _r(a.min(), 2), "max": _r(a.max(), 2), "ref": track.alt_ref}

@@ -80,8 +80,8 @@ def test_inspect_prints_the_embedded_track(
     assert out.startswith(f"{p}: {kind}\n"), out
     assert "  time_base: video\n" in out
     assert f"  positions: {N}\n" in out
-    assert "  first_position: 52.0, 4.5\n" in out, out
-    assert "  last_position: 52.00029, 4.500435\n" in out, out
+    assert "  first_lon_lat: 4.5, 52.0\n" in out, out  # the bbox's order, named in the key
+    assert "  last_lon_lat: 4.500435, 52.00029\n" in out, out
     assert "  attitude_deg: yaw=[80.0, 100.0], pitch=[-3.0, -3.0], roll=[1.0, 1.0]" in out, out
     assert f"  gimbal_deg: {gimbal}" in out
     r = CliRunner().invoke(cli, ["inspect", "--json", str(p)])
