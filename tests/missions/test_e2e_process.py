@@ -207,9 +207,10 @@ def test_rgb_defects_against_the_truth(rail: dict[str, Any]) -> None:
     truth = _truth(rail["flight"])
     with open_run_store(rail["run"]) as st:
         d = st.read_defects()
-    # the classes the shipped simulator-trained detector finds reliably (validation recall
-    # 0.93 vegetation, 0.95 standing water); the others it barely knows (see docs/processing.md)
-    known = ("vegetation", "drainage")
+    # the classes the survey GSD resolves (bench/e2e_accuracy.py RESOLVABLE), which the shipped
+    # Lite0 rail detector finds (validation recall at its 0.75 threshold: 0.84-0.97); missing
+    # fasteners, rail-head damage and broken rails are a few pixels at 2.8 cm/px
+    known = ("sleeper_defect", "ballast_defect", "vegetation", "drainage", "obstruction")
     rgb = d[np.isin(d.sensors, ("rgb", "rgb+thermal")) & np.isin(d.class_name, known)]
     t = truth.to_crs(32633)
     x, y = _utm(rgb.lon_deg, rgb.lat_deg)
@@ -220,9 +221,9 @@ def test_rgb_defects_against_the_truth(rail: dict[str, Any]) -> None:
         {"cls": rgb.class_name, "x": x, "y": y, "chainage_m": rgb.chainage_m},
         radius_m=3.0, visible=vis,
     )  # fmt: skip
-    assert vis.sum() >= 2
-    assert m.recall >= 0.6, (m.tp, m.fn)
-    assert m.precision >= 0.6, (m.tp, m.fp)
+    assert vis.sum() >= 4
+    assert m.recall >= 0.75, (m.tp, m.fn)
+    assert m.precision >= 0.7, (m.tp, m.fp)
     assert np.median(m.position_error_m) < 1.5  # standard GNSS, 95 % ellipses about 3.7 m
     assert np.median(m.chainage_error_m) < 1.5
 
