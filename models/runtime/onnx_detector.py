@@ -25,12 +25,12 @@ from models.detections import Detections
 from models.errors import RuntimeModelError
 from models.runtime.bundle import Bundle, read_bundle
 from models.runtime.postprocess import raw_to_detections
+from models.runtime.session import PREFERRED_PROVIDERS, open_session
 from models.tiling import predict_tiled
 
 __all__ = ["PREFERRED_PROVIDERS", "OnnxDetector"]
 
 log = logging.getLogger(__name__)
-PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
 
 class OnnxDetector:
@@ -57,12 +57,6 @@ class OnnxDetector:
         threads: int | None = None,
         score_threshold: float | None = None,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeModelError(
-                f"onnxruntime is not installed ({exc}); install the 'onboard' extra"
-            ) from exc
         self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         meta = self.bundle.meta
         if meta["kind"] != "instance":
@@ -71,20 +65,8 @@ class OnnxDetector:
                 path=self.bundle.root / "model.json",
                 where="kind",
             )
-        so = ort.SessionOptions()
-        if threads:
-            so.intra_op_num_threads = int(threads)
-        avail = ort.get_available_providers()
-        chosen = [p for p in (providers or PREFERRED_PROVIDERS) if p in avail] or [
-            "CPUExecutionProvider"
-        ]
+        self.session = open_session(self.bundle, providers, threads)
         path = self.bundle.file("onnx")
-        try:
-            self.session = ort.InferenceSession(str(path), so, providers=chosen)
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise RuntimeModelError(
-                f"onnxruntime cannot load the model ({exc})", path=path
-            ) from exc
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_hw = self.bundle.input_hw

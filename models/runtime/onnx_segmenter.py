@@ -24,6 +24,7 @@ import numpy as np
 from models.detections import Detections
 from models.errors import RuntimeModelError
 from models.runtime.bundle import Bundle, read_bundle
+from models.runtime.session import open_session
 from models.semseg.tiles import TTA_MODES, SemSegPrediction, tiled_probabilities, tta_probabilities
 
 __all__ = ["OnnxSegmenter"]
@@ -53,14 +54,6 @@ class OnnxSegmenter:
         threads: int | None = None,
         tta: str | None = None,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeModelError(
-                f"onnxruntime is not installed ({exc}); install the 'onboard' extra"
-            ) from exc
-        from models.runtime.onnx_detector import PREFERRED_PROVIDERS
-
         self.bundle = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         meta = self.bundle.meta
         where = self.bundle.root / "model.json"
@@ -93,20 +86,8 @@ class OnnxSegmenter:
         self.pad_value = np.asarray(
             meta["input"].get("pad_value", [0.0, 0.0, 0.0]), np.float32
         ).reshape(3, 1, 1)
-        so = ort.SessionOptions()
-        if threads:
-            so.intra_op_num_threads = int(threads)
-        avail = ort.get_available_providers()
-        chosen = [p for p in (providers or PREFERRED_PROVIDERS) if p in avail] or [
-            "CPUExecutionProvider"
-        ]
+        self.session = open_session(self.bundle, providers, threads)
         path = self.bundle.file("onnx")
-        try:
-            self.session = ort.InferenceSession(str(path), so, providers=chosen)
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise RuntimeModelError(
-                f"onnxruntime cannot load the model ({exc})", path=path
-            ) from exc
         self.input_name = self.session.get_inputs()[0].name
         outs = [o.name for o in self.session.get_outputs()]
         if outs[:1] != ["probs"]:
