@@ -54,6 +54,9 @@ def _graph(model: Any) -> Any:
     class SemanticGraph(torch.nn.Module):
         """Normalised input -> backbone -> head layers -> upsampled softmax (no background)."""
 
+        mean: torch.Tensor
+        std: torch.Tensor
+
         def __init__(self, m: Any) -> None:
             super().__init__()
             self.backbone, self.head = m.backbone, m.sem_seg_head
