@@ -257,7 +257,9 @@ def export_model(
             np.float32
         )
     )
-    adapter = TracingAdapter(model, [{"image": sample}], raw_inference)
+    # the graph is traced from a copy whose GroupNorms reshape without -1 (see _ExportGroupNorm);
+    # the parity reference below stays the untouched model
+    adapter = TracingAdapter(_export_friendly(model), [{"image": sample}], raw_inference)
     out_names = traced_output_names(model, sample)
 
     pred = Predictor(model, cfg, score_threshold=0.0)
@@ -348,6 +350,49 @@ def export_model(
         files["weights_fp16"] = "model_fp16.pth"
     _write_meta(out, meta)
     return meta
+
+
+def _export_friendly(model: Any) -> Any:
+    """A copy of ``model`` with every ``GroupNorm`` replaced by :class:`_ExportGroupNorm`."""
+    import copy
+
+    import torch
+
+    m = copy.deepcopy(model)
+    for _, mod in list(m.named_modules()):
+        for child_name, child in list(mod.named_children()):
+            if isinstance(child, torch.nn.GroupNorm):
+                setattr(mod, child_name, _ExportGroupNorm(child))
+    return m.eval()
+
+
+def _ExportGroupNorm(gn: Any) -> Any:
+    """GroupNorm without a reshape: torch's ONNX GroupNorm reshapes to ``(N, G, -1)``, which
+    onnxruntime cannot infer when a tile has no detections (N = 0 in the mask head; the rail
+    model's export failed its parity check on such a tile). Here the group statistics come from
+    the per-channel means through a fixed channel-averaging matrix, so no shape is inferred."""
+    import torch
+
+    class ExportGroupNorm(torch.nn.Module):
+        def __init__(self, g: Any) -> None:
+            super().__init__()
+            c, k = int(g.num_channels), int(g.num_groups)
+            grp = torch.arange(c) // (c // k)
+            avg = (grp[:, None] == grp[None, :]).float() / float(c // k)
+            self.register_buffer("avg", avg)
+            self.eps, self.affine = float(g.eps), bool(g.affine)
+            self.weight, self.bias = g.weight, g.bias
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            m = x.mean(dim=(2, 3)) @ self.avg  # (N, C): the mean of each channel's group
+            m2 = (x * x).mean(dim=(2, 3)) @ self.avg
+            var = (m2 - m * m).clamp_min(0.0)
+            y = (x - m[:, :, None, None]) / torch.sqrt(var + self.eps)[:, :, None, None]
+            if self.affine:
+                y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
+            return y
+
+    return ExportGroupNorm(gn)
 
 
 def _write_meta(out: Path, meta: dict[str, Any]) -> None:

@@ -168,3 +168,40 @@ def test_shipped_default_model_loads_with_its_recipe() -> None:
     assert p.score_threshold == pytest.approx(meta["threshold_tuning"]["threshold"])
     d = p(np.full((256, 256, 3), 90, np.uint8))  # a featureless frame: nothing confident
     assert len(d) == 0
+
+
+def test_groupnorm_exports_for_an_empty_batch(tmp_path: Path) -> None:
+    """torch exports GroupNorm as a reshape to (N, G, -1), which onnxruntime cannot infer when
+    N = 0 (a tile with no detection reaching the GroupNorm mask head: the shipped rail model's
+    export failed so). The exporter's replacement equals torch's GroupNorm and runs on N = 0."""
+    import onnxruntime as ort
+    import torch
+
+    from models.export.exporter import _export_friendly
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.GroupNorm(4, 16))
+    with torch.no_grad():
+        net[1].weight.uniform_(0.5, 1.5)
+        net[1].bias.uniform_(-0.5, 0.5)
+    net.eval()
+    fixed = _export_friendly(net)
+    x = torch.randn(3, 8, 14, 14)
+    with torch.no_grad():
+        assert torch.allclose(fixed(x), net(x), atol=1e-5)  # torch's own GroupNorm: the reference
+
+    def run(model: torch.nn.Module, name: str, n: int) -> np.ndarray:
+        path = tmp_path / f"{name}.onnx"
+        with torch.no_grad():
+            torch.onnx.export(model, (x,), str(path), input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, opset_version=17,
+                              dynamo=False)  # fmt: skip
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return sess.run(["y"], {"x": np.zeros((n, 8, 14, 14), np.float32)})[0]
+
+    assert run(fixed, "fixed", 0).shape == (0, 16, 14, 14)
+    assert np.allclose(
+        run(fixed, "fixed2", 2), net(torch.zeros(2, 8, 14, 14)).detach().numpy(), atol=1e-5
+    )
+    with pytest.raises(Exception, match="Reshape"):  # what the plain export does on N = 0
+        run(net, "plain", 0)
