@@ -74,34 +74,13 @@ def _graph(model: Any) -> Any:
     return SemanticGraph(model).eval()
 
 
-def _parity_frames(cfg: Any, n: int, size: int, seed: int = 0) -> list[np.ndarray]:
-    """Up to ``n`` BGR frames from the run's validation (else training) data; noise fills up."""
-    from models.datasets.sources import load_dataset
-    from models.errors import ImageReadError
-    from models.images import read_rgb
+def _parity_frames(cfg: Any, n: int, size: int) -> list[np.ndarray]:
+    """BGR frames for the parity check: the instance exporter's tiles (validation images, else
+    seeded noise) and one of two tiles side by side, wider than a tile (the blended path)."""
+    from models.export.exporter import _sample_tiles
 
-    frames: list[np.ndarray] = []
-    for spec in list(cfg.SURVEY.DATASETS.VAL) or list(cfg.SURVEY.DATASETS.TRAIN):
-        try:
-            ds = load_dataset(spec, seed=int(cfg.SURVEY.SEED))
-        except (OSError, ValueError) as exc:
-            log.info("parity frames: cannot load %s (%s)", spec, exc)
-            continue
-        for r in ds.records:
-            if len(frames) >= n:
-                break
-            try:
-                rgb = read_rgb(r["file_name"])
-            except ImageReadError:
-                continue
-            frames.append(np.ascontiguousarray(rgb[: 2 * size, : 2 * size, ::-1]))
-    if frames and all(f.shape[0] <= size and f.shape[1] <= size for f in frames):
-        # and one wider than a tile, of real content: the tiled, blended path
-        frames.append(np.ascontiguousarray(np.hstack([frames[0], frames[0][:, ::-1]])))
-    rng = np.random.default_rng(seed)
-    while len(frames) < n:  # one larger than a tile (tiled path), the others a tile or less
-        s = (size + size // 2, size + size // 3) if not frames else (size - 40, size)
-        frames.append(rng.integers(0, 256, (*s, 3), dtype=np.uint8))
+    frames = [np.ascontiguousarray(t[..., ::-1]) for t in _sample_tiles(cfg, size, max(1, n))]
+    frames.append(np.ascontiguousarray(np.hstack([frames[0], frames[0][:, ::-1]])))
     return frames
 
 

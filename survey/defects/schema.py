@@ -33,6 +33,9 @@ SIDES: tuple[str, ...] = ("left", "right", "centre", "")
 SENSORS: tuple[str, ...] = ("rgb", "thermal", "rgb+thermal", "inspector")
 GEOMETRY_CRS = "EPSG:4326"
 
+#: colour of severity 1..5 (green to red) in the report, the map, KML and QGIS styles
+SEVERITY_COLOURS = ("#2e7d32", "#9e9d24", "#f9a825", "#ef6c00", "#b71c1c")
+
 
 class DefectError(SurveyError, ValueError):
     """A defect, detection or review has an invalid value, or a table lacks a field."""

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from survey.defects import DEFECT_FIELDS, DETECTION_FIELDS, REVIEW_FIELDS, DefectSet
+from survey.defects import (
+    DEFECT_FIELDS,
+    DETECTION_FIELDS,
+    REVIEW_FIELDS,
+    SEVERITY_COLOURS,
+    DefectSet,
+)
 from survey.errors import SurveyError
 from survey.store.base import DefectStore
 
@@ -48,7 +54,6 @@ FORMATS: dict[str, tuple[str, str]] = {
     "fgb": ("FlatGeobuf", ".fgb"),
 }
 #: Severity 1..5 -> fill colour (green .. dark red), also used by the map and the report.
-SEVERITY_COLOURS = ("#2e7d32", "#9e9d24", "#f9a825", "#ef6c00", "#b71c1c")
 
 
 class ExportError(SurveyError, ValueError):

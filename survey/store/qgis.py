@@ -15,9 +15,10 @@ import sqlite3
 import time
 from xml.sax.saxutils import quoteattr
 
+from survey.defects import SEVERITY_COLOURS
+
 __all__ = ["LAYER_STYLES", "defects_qml", "write_layer_styles"]
 
-SEVERITY_COLOURS = ("#2e7d32", "#9e9d24", "#f9a825", "#ef6c00", "#b71c1c")
 SEVERITY_LABELS = ("S1 monitor", "S2 plan", "S3 soon", "S4 urgent", "S5 immediate")
 
 _TABLE = (

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyogrio
 
-from survey.store.qgis import SEVERITY_COLOURS
+from survey.report.export import SEVERITY_COLOURS  # the report's colours: the reference
 
 
 def _styles(path: Path) -> dict[str, tuple[str, str, int]]:
